@@ -1,0 +1,1 @@
+"""The gateway: channel adapters, the durable inbox and outbox, handoff and the console."""
