@@ -1,0 +1,105 @@
+"""Engine and transaction helpers (SQLAlchemy 1.4 with the 2.0-style API).
+
+``make_engine(url)`` builds an engine; SQLite files get WAL, foreign keys and a busy
+timeout, and their folder is created. ``session_scope(engine)`` is one transaction:
+committed on success, rolled back on any exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.future import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL = "sqlite:///var/padang.db"
+ENV_DATABASE_URL = "DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def database_url_from_env() -> str:
+    """Return ``DATABASE_URL`` from the environment, or the SQLite default."""
+    return os.environ.get(ENV_DATABASE_URL) or DEFAULT_DATABASE_URL
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling is switched off (see make_engine) so that
+    # BEGIN IMMEDIATE can be issued; WAL lets readers run beside the one writer.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # Take the write lock at BEGIN: two writers then queue on busy_timeout instead of
+    # failing with "database is locked" when a reader upgrades to a writer.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` (default: ``DATABASE_URL`` or the SQLite file).
+
+    Args:
+        url: SQLAlchemy database URL.
+        echo: Log every statement (debugging only: statements may carry personal data).
+    """
+    url = url or database_url_from_env()
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        }
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, record: Any) -> None:
+            _on_sqlite_connect(dbapi_connection, record)
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            _on_sqlite_begin(conn)
+
+    logger.debug(
+        "Engine created for %s", engine.url.render_as_string(hide_password=True)
+    )
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    """Return a 2.0-style session factory bound to ``engine``."""
+    return sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Yield a session in one transaction: commit on success, roll back on error."""
+    session = Session(bind=engine, future=True, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
