@@ -1,0 +1,167 @@
+"""The gateway's tables: conversations, their transcript, the inbox, the outbox, and
+the delivery statuses the platforms report.
+
+::
+
+    inbox ──(processed in id order per conversation)──> Rasa
+      │                                                  │ replies
+      └─> messages (transcript) <── outbox <─────────────┘
+                                     └── delivery_statuses (Twilio callbacks)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from db.base import Base
+
+MODES = ("bot", "waiting", "agent", "closed")
+INBOX_STATES = ("pending", "done", "failed")
+OUTBOX_STATES = ("pending", "sent", "failed", "unreachable")
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored naive in UTC and read back aware (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Conversation(Base):
+    """One chat with one resident on one channel; its id is Rasa's sender id."""
+
+    __tablename__ = "conversations"
+
+    id = Column(String(100), primary_key=True)  # "<channel>:<chat id>"
+    channel = Column(String(20), nullable=False)
+    chat_id = Column(String(80), nullable=False)
+    display_name = Column(String(200))
+    language = Column(String(8))  # "id" or "min"; None until known
+    mode = Column(String(10), nullable=False, default="bot")
+    handoff_reason = Column(String(40))
+    waiting_since = Column(UTCDateTime())
+    agent_id = Column(String(100))
+    last_inbound_at = Column(UTCDateTime())
+    # Buttons of the last bot turn: [{"title", "payload"}]; "1" picks the first.
+    last_options = Column(JSON)
+    unreachable = Column(Boolean, nullable=False, default=False)
+    outage_notified = Column(Boolean, nullable=False, default=False)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_conversations_mode_waiting", "mode", "waiting_since"),)
+
+
+class TranscriptMessage(Base):
+    """One message of a conversation as staff read it (resident, bot, agent, system)."""
+
+    __tablename__ = "messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(100), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    direction = Column(String(3), nullable=False)  # "in" or "out"
+    author = Column(String(10), nullable=False)  # resident, bot, agent, system
+    agent_id = Column(String(100))
+    kind = Column(String(12), nullable=False, default="text")
+    text = Column(Text, nullable=False, default="")
+    data = Column(JSON)  # buttons, image, location, media, contact
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class InboxMessage(Base):
+    """A resident's message as received, stored before the webhook is acknowledged."""
+
+    __tablename__ = "inbox"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(20), nullable=False)
+    platform_id = Column(String(100), nullable=False)  # update_id, MessageSid, uuid
+    conversation_id = Column(
+        String(100), ForeignKey("conversations.id"), nullable=False
+    )
+    message = Column(JSON, nullable=False)  # the common InboundMessage
+    state = Column(String(10), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text)
+    received_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    processed_at = Column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_id", name="uq_inbox_channel_platform_id"),
+        Index("ix_inbox_state_conversation", "state", "conversation_id", "id"),
+    )
+
+
+class OutboxMessage(Base):
+    """One platform send (a reply already split to the platform's limit)."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(100), ForeignKey("conversations.id"), nullable=False
+    )
+    channel = Column(String(20), nullable=False)
+    chat_id = Column(String(80), nullable=False)
+    transcript_id = Column(Integer, ForeignKey("messages.id"))
+    payload = Column(JSON, nullable=False)  # {"text", "buttons", "image"}
+    state = Column(String(12), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    last_error = Column(Text)
+    platform_message_id = Column(String(100), index=True)
+    delivery_status = Column(String(20))  # the platform's last word: delivered, read...
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    sent_at = Column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_outbox_state_conversation", "state", "conversation_id", "id"),
+    )
+
+
+class DeliveryStatus(Base):
+    """A delivery status callback (Twilio: queued, sent, delivered, read, failed...)."""
+
+    __tablename__ = "delivery_statuses"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(20), nullable=False)
+    platform_message_id = Column(String(100), nullable=False, index=True)
+    outbox_id = Column(Integer, ForeignKey("outbox.id"))
+    status = Column(String(20), nullable=False)
+    error_code = Column(String(20))
+    received_at = Column(UTCDateTime(), nullable=False, default=utcnow)
