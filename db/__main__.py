@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("seed", help="seed an empty database with data/seed/")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     url = args.url or database_url_from_env()
     if args.command == "migrate":
