@@ -1,0 +1,1 @@
+"""Local fake platform servers for the tests (Telegram Bot API, Twilio REST API)."""
