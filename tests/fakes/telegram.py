@@ -17,6 +17,7 @@ Every person and number here is made up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -157,10 +158,8 @@ class FakeTelegram:
                     f"{method} called {len(self.calls(method))} times, not {count}."
                 )
             self._new_call.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._new_call.wait(), timeout=remaining)
-            except asyncio.TimeoutError:
-                pass
         return self.calls(method)
 
     # Server ---------------------------------------------------------------------
@@ -261,10 +260,8 @@ class FakeTelegram:
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates and timeout:
             self._new_update.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), timeout=min(timeout, 2))
-            except asyncio.TimeoutError:
-                pass
         limit = int(params.get("limit") or 100)
         return [u for u in self._updates if u["update_id"] >= offset][:limit]
 
