@@ -1,1 +1,1 @@
-"""The gateway: channel adapters, the durable inbox and outbox, handoff and the console."""
+"""The gateway: channel adapters, durable inbox and outbox, handoff, the console."""

@@ -1,0 +1,1 @@
+"""Channel adapters: Telegram, WhatsApp (Twilio), the web chat page and the terminal."""

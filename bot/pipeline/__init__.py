@@ -1,0 +1,1 @@
+"""The message pipeline: inbox, router, Rasa client, outbox and handoff."""

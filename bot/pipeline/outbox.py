@@ -1,0 +1,363 @@
+"""The durable outbox: every reply is stored before it is sent, and sent in order.
+
+A reply becomes one transcript message and one or more outbox rows (the channel splits
+it to the platform's limit). One sender task per conversation sends its rows in id
+order; a failed row is retried with backoff before any later row of that chat goes out:
+
+    pending ──send ok──> sent
+       │ RetryLater (429 retry_after, network): attempts+1, wait, same row again
+       │ Unreachable (403 blocked): every pending row of the chat -> unreachable
+       └ PermanentFailure or too many attempts: failed (staff see it on the console)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.channels.base import Channel, Reply
+from bot.config import Settings
+from bot.errors import PermanentFailure, RetryLater, SendError, Unreachable
+from bot.events import EventBus
+from bot.metrics import Metrics
+from bot.pipeline.conversations import (
+    add_transcript,
+    conversation_event,
+    load,
+    message_event,
+)
+from bot.pipeline.store import Store
+from db.gateway import Conversation, OutboxMessage, TranscriptMessage, utcnow
+
+logger = logging.getLogger(__name__)
+
+RETRY_SLACK_S = 0.5  # added to a platform's retry_after
+
+
+def backoff(attempts: int, settings: Settings) -> float:
+    """Return the wait before attempt ``attempts + 1``: exponential, capped."""
+    return float(min(settings.retry_max_s, settings.retry_base_s * 2 ** (attempts - 1)))
+
+
+class Outbox:
+    """Store replies and send them through their channel, in order, with retries."""
+
+    def __init__(
+        self,
+        store: Store,
+        channels: dict[str, Channel],
+        events: EventBus,
+        *,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.events = events
+        self.settings = settings
+        self.metrics = metrics
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._received: dict[str, float] = {}  # conversation -> monotonic receipt
+        self._stopping = False
+
+    def stage(
+        self,
+        session: Session,
+        conversation: Conversation,
+        reply: Reply,
+        *,
+        author: str = "bot",
+        agent_id: str | None = None,
+    ) -> tuple[TranscriptMessage, list[OutboxMessage]]:
+        """Add ``reply`` to the transcript and outbox in the caller's transaction."""
+        kind = "image" if reply.image and not reply.text else "text"
+        transcript = add_transcript(
+            session,
+            conversation.id,
+            direction="out",
+            author=author,
+            text=reply.text,
+            kind=kind,
+            data={k: v for k, v in reply.to_json().items() if k != "text"} or None,
+            agent_id=agent_id,
+        )
+        channel = self.channels.get(conversation.channel)
+        payloads = channel.render(reply) if channel else [reply.to_json()]
+        rows = [
+            OutboxMessage(
+                conversation_id=conversation.id,
+                channel=conversation.channel,
+                chat_id=conversation.chat_id,
+                transcript_id=transcript.id,
+                payload=payload,
+                state="unreachable" if conversation.unreachable else "pending",
+                attempts=0,
+                next_attempt_at=utcnow(),
+                created_at=utcnow(),
+            )
+            for payload in payloads
+        ]
+        session.add_all(rows)
+        session.flush()
+        return transcript, rows
+
+    async def enqueue(
+        self,
+        conversation_id: str,
+        reply: Reply,
+        *,
+        author: str = "bot",
+        agent_id: str | None = None,
+    ) -> int:
+        """Store ``reply``, start sending it, and return its first outbox row id.
+
+        Raises:
+            bot.errors.UnknownConversation: No such conversation.
+        """
+
+        def work(session: Session) -> tuple[dict[str, Any], int]:
+            conversation = load(session, conversation_id)
+            transcript, rows = self.stage(
+                session, conversation, reply, author=author, agent_id=agent_id
+            )
+            return message_event(transcript, conversation.channel), rows[0].id
+
+        event, first_id = await self.store.run(work)
+        await self.events.publish(event)
+        self.wake(conversation_id)
+        return first_id
+
+    def mark_received(self, conversation_id: str) -> None:
+        """Note when a resident's message came in, to measure reply latency."""
+        self._received.setdefault(conversation_id, time.monotonic())
+
+    def wake(self, conversation_id: str) -> None:
+        """Make sure a sender task drains ``conversation_id``'s pending rows."""
+        if self._stopping:
+            return
+
+        self._dirty.add(conversation_id)
+        if conversation_id not in self._workers:
+            self._workers[conversation_id] = asyncio.create_task(
+                self._drain(conversation_id), name=f"outbox:{conversation_id}"
+            )
+
+    async def resume(self) -> int:
+        """Wake every conversation with pending rows (at start, and periodically)."""
+
+        def work(session: Session) -> list[str]:
+            rows = (
+                session.query(OutboxMessage.conversation_id)
+                .filter(OutboxMessage.state == "pending")
+                .distinct()
+                .all()
+            )
+            return [r[0] for r in rows]
+
+        conversation_ids = await self.store.run(work)
+        for conversation_id in conversation_ids:
+            self.wake(conversation_id)
+        return len(conversation_ids)
+
+    async def stop(self) -> None:
+        """Cancel the sender tasks; unsent rows stay pending for the next start."""
+        self._stopping = True
+        tasks = list(self._workers.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+    async def _drain(self, conversation_id: str) -> None:
+        prefix = f"Outbox {conversation_id}:"
+        try:
+            while True:
+                self._dirty.discard(conversation_id)
+                row = await self.store.run(_next_pending, conversation_id)
+                if row is None:
+                    if conversation_id in self._dirty:
+                        continue
+                    return
+
+                delay = (row["next_attempt_at"] - utcnow()).total_seconds()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await self._send_one(prefix, row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception(
+                "%s sender stopped; the periodic sweep restarts it", prefix
+            )
+        finally:
+            self._workers.pop(conversation_id, None)
+
+    async def _send_one(self, prefix: str, row: dict[str, Any]) -> None:
+        channel = self.channels.get(row["channel"])
+        started = time.monotonic()
+        try:
+            message_id = await _channel(channel, row["channel"]).send(
+                row["chat_id"], row["payload"], context=row["context"]
+            )
+        except Unreachable as exc:
+            logger.warning("%s resident unreachable (%s)", prefix, exc)
+            self.metrics.inc(
+                "send_failures_total", channel=row["channel"], kind="blocked"
+            )
+            await self._finish(row, "unreachable", error=str(exc))
+        except RetryLater as exc:
+            await self._retry(prefix, row, exc)
+        except PermanentFailure as exc:
+            logger.warning("%s row %s failed for good: %s", prefix, row["id"], exc)
+            self.metrics.inc(
+                "send_failures_total", channel=row["channel"], kind="refused"
+            )
+            await self._finish(row, "failed", error=str(exc))
+        except (SendError, OSError, asyncio.TimeoutError) as exc:
+            await self._retry(prefix, row, RetryLater(str(exc) or type(exc).__name__))
+        else:
+            logger.info("%s row %s sent (%s)", prefix, row["id"], message_id)
+            self.metrics.inc("messages_out_total", channel=row["channel"])
+            self.metrics.observe(
+                "send_latency_seconds",
+                time.monotonic() - started,
+                channel=row["channel"],
+            )
+            received = self._received.pop(row["conversation_id"], None)
+            if received is not None:
+                self.metrics.observe(
+                    "reply_latency_seconds",
+                    time.monotonic() - received,
+                    channel=row["channel"],
+                )
+            await self._finish(row, "sent", platform_message_id=message_id)
+
+    async def _retry(self, prefix: str, row: dict[str, Any], exc: RetryLater) -> None:
+        attempts = row["attempts"] + 1
+        self.metrics.inc("send_failures_total", channel=row["channel"], kind="retry")
+        if attempts >= self.settings.outbox_max_attempts:
+            logger.warning(
+                "%s row %s gave up after %s attempts", prefix, row["id"], attempts
+            )
+            await self._finish(row, "failed", error=f"gave up: {exc}")
+            return
+
+        wait = backoff(attempts, self.settings)
+        if exc.retry_after is not None:
+            wait = max(wait, exc.retry_after + RETRY_SLACK_S)
+        logger.info(
+            "%s row %s retry %s in %.1f s: %s", prefix, row["id"], attempts, wait, exc
+        )
+        await self.store.run(_reschedule, row["id"], attempts, wait, str(exc))
+
+    async def _finish(
+        self,
+        row: dict[str, Any],
+        state: str,
+        *,
+        error: str | None = None,
+        platform_message_id: str | None = None,
+    ) -> None:
+        events = await self.store.run(
+            _finish_row, row["id"], state, error, platform_message_id
+        )
+        for event in events:
+            await self.events.publish(event)
+
+
+def _channel(channel: Channel | None, name: str) -> Channel:
+    if channel is None:
+        raise PermanentFailure(f"Channel {name!r} is not configured.")
+    return channel
+
+
+def _next_pending(session: Session, conversation_id: str) -> dict[str, Any] | None:
+    row = (
+        session.query(OutboxMessage)
+        .filter(
+            OutboxMessage.conversation_id == conversation_id,
+            OutboxMessage.state == "pending",
+        )
+        .order_by(OutboxMessage.id)
+        .first()
+    )
+    if row is None:
+        return None
+
+    conversation = session.get(Conversation, conversation_id)
+    last_inbound = conversation.last_inbound_at if conversation else None
+    return {
+        "id": row.id,
+        "conversation_id": row.conversation_id,
+        "channel": row.channel,
+        "chat_id": row.chat_id,
+        "payload": row.payload,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at,
+        "context": {
+            "last_inbound_at": last_inbound,
+            "outbox_id": row.id,
+        },
+    }
+
+
+def _reschedule(
+    session: Session, outbox_id: int, attempts: int, wait: float, error: str
+) -> None:
+    row = session.get(OutboxMessage, outbox_id)
+    row.attempts = attempts
+    row.last_error = error[:1000]
+    row.next_attempt_at = utcnow() + timedelta(seconds=wait)
+
+
+def _finish_row(
+    session: Session,
+    outbox_id: int,
+    state: str,
+    error: str | None,
+    platform_message_id: str | None,
+) -> list[dict[str, Any]]:
+    row = session.get(OutboxMessage, outbox_id)
+    now: datetime = utcnow()
+    rows = [row]
+    events: list[dict[str, Any]] = []
+    if state == "unreachable":
+        conversation = session.get(Conversation, row.conversation_id)
+        conversation.unreachable = True
+        rows = (
+            session.query(OutboxMessage)
+            .filter(
+                OutboxMessage.conversation_id == row.conversation_id,
+                OutboxMessage.state == "pending",
+            )
+            .all()
+        )
+        events.append(conversation_event(conversation))
+    for each in rows:
+        each.state = state
+        each.attempts = (each.attempts or 0) + (1 if each.id == outbox_id else 0)
+        each.last_error = error
+        if state == "sent":
+            each.sent_at = now
+            each.platform_message_id = platform_message_id
+        events.append(
+            {
+                "type": "delivery",
+                "conversation_id": each.conversation_id,
+                "channel": each.channel,
+                "outbox_id": each.id,
+                "transcript_id": each.transcript_id,
+                "status": state,
+                "error": error,
+            }
+        )
+    return events

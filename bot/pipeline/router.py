@@ -1,0 +1,362 @@
+"""The router: take each conversation's pending inbox rows in order and act on them.
+
+Per row, by the conversation's mode:
+
+- ``bot`` (or ``closed``, which reopens to ``bot``): forward to Rasa with metadata, then
+  in one transaction mark the row done and queue the replies (a ``handoff`` custom
+  payload escalates, a ``flag`` alerts staff);
+- ``waiting`` / ``agent``: nothing to forward; the message is already in the transcript
+  and on the console, the row is marked done.
+
+When Rasa or the action server is down, the resident is told once ("sedang ada
+gangguan"), the row stays pending and is retried with backoff; later rows of the same
+conversation wait behind it, so the order holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.channels.base import (
+    SHARE_LOCATION,
+    SHARE_MEDIA,
+    InboundMessage,
+    Reply,
+)
+from bot.config import Settings
+from bot.errors import RasaUnavailable
+from bot.events import EventBus
+from bot.metrics import Metrics
+from bot.pipeline import texts
+from bot.pipeline.conversations import conversation_event, message_event
+from bot.pipeline.handoff import Handoff
+from bot.pipeline.outbox import Outbox, backoff
+from bot.pipeline.rasa import RasaClient
+from bot.pipeline.store import Store
+from db.gateway import Conversation, InboxMessage, utcnow
+
+logger = logging.getLogger(__name__)
+
+MAX_RASA_TEXT = 2000  # characters forwarded to Rasa; the transcript keeps all
+LANGUAGE_MIN_CONFIDENCE = 0.6
+_NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+_OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long payloads
+_HAS_WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
+
+
+def _load_language_identifier() -> Any:
+    try:
+        from nlu import langid
+
+        langid.default_identifier()
+    except Exception:  # missing module or model: the gateway runs without it
+        logger.warning("nlu.langid unavailable: messages go to Rasa without a language")
+        return None
+    return langid.default_identifier()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one inbox row asks of Rasa."""
+
+    inbox_id: int
+    conversation_id: str
+    mode: str
+    attempts: int
+    message: InboundMessage
+    text: str  # what Rasa gets
+    metadata: dict[str, Any]
+    local_reply: str | None  # answered by the gateway itself (empty message)
+
+
+class Router:
+    """Process the inbox, one task per conversation with pending rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        rasa: RasaClient,
+        outbox: Outbox,
+        handoff: Handoff,
+        *,
+        events: EventBus,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.rasa = rasa
+        self.outbox = outbox
+        self.handoff = handoff
+        self.events = events
+        self.settings = settings
+        self.metrics = metrics
+        self.language_identifier = _load_language_identifier()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._stopping = False
+        self.rasa_down_since: float | None = None
+
+    def wake(self, conversation_id: str) -> None:
+        """Make sure a task processes ``conversation_id``'s pending rows."""
+        if self._stopping:
+            return
+
+        self._dirty.add(conversation_id)
+        if conversation_id not in self._workers:
+            self._workers[conversation_id] = asyncio.create_task(
+                self._drain(conversation_id), name=f"router:{conversation_id}"
+            )
+
+    async def resume(self) -> int:
+        """Wake every conversation with pending rows (at start, and periodically)."""
+
+        def work(session: Session) -> list[str]:
+            rows = (
+                session.query(InboxMessage.conversation_id)
+                .filter(InboxMessage.state == "pending")
+                .distinct()
+                .all()
+            )
+            return [r[0] for r in rows]
+
+        conversation_ids = await self.store.run(work)
+        for conversation_id in conversation_ids:
+            self.wake(conversation_id)
+        return len(conversation_ids)
+
+    async def stop(self) -> None:
+        """Cancel the tasks; pending rows stay for the next start."""
+        self._stopping = True
+        tasks = list(self._workers.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+    async def _drain(self, conversation_id: str) -> None:
+        try:
+            while True:
+                self._dirty.discard(conversation_id)
+                turn = await self.store.run(self._next_turn, conversation_id)
+                if turn is None:
+                    if conversation_id in self._dirty:
+                        continue
+                    return
+
+                wait = await self._process(turn)
+                if wait:
+                    await asyncio.sleep(wait)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception(
+                "Router %s stopped; the periodic sweep restarts it", conversation_id
+            )
+        finally:
+            self._workers.pop(conversation_id, None)
+
+    def _next_turn(self, session: Session, conversation_id: str) -> Turn | None:
+        row = (
+            session.query(InboxMessage)
+            .filter(
+                InboxMessage.conversation_id == conversation_id,
+                InboxMessage.state == "pending",
+            )
+            .order_by(InboxMessage.id)
+            .first()
+        )
+        if row is None:
+            return None
+
+        conversation = session.get(Conversation, conversation_id)
+        message = InboundMessage.from_json(row.message)
+        text, metadata, local = self._prepare(conversation, message)
+        return Turn(
+            inbox_id=row.id,
+            conversation_id=conversation_id,
+            mode=conversation.mode,
+            attempts=row.attempts,
+            message=message,
+            text=text,
+            metadata=metadata,
+            local_reply=local,
+        )
+
+    def _prepare(
+        self, conversation: Conversation, message: InboundMessage
+    ) -> tuple[str, dict[str, Any], str | None]:
+        """Return Rasa's text and metadata, and the gateway's own reply if any."""
+        text = message.text.strip()
+        options = conversation.last_options or []
+        number = _NUMBER_RE.match(text) or _OPTION_RE.match(text)
+        if number and options and 1 <= int(number[1]) <= len(options):
+            text = str(options[int(number[1]) - 1]["payload"])
+
+        metadata: dict[str, Any] = {
+            "channel": message.channel,
+            "message_id": message.platform_id,
+        }
+        if message.location:
+            metadata["location"] = message.location
+        if message.media:
+            metadata["media"] = message.media
+        if message.contact:
+            metadata["contact"] = message.contact
+        if message.sender_name:
+            metadata["name"] = message.sender_name
+        if message.kind == "edit":
+            metadata["edited"] = True
+
+        language = self._language(text)
+        if language is not None:
+            metadata["language"] = language
+        if not text:
+            if message.media:
+                text = SHARE_MEDIA
+            elif message.location:
+                text = SHARE_LOCATION
+            elif message.contact:
+                text = message.contact
+        if not text:
+            return "", metadata, texts.say("empty", conversation.language)
+        if len(text) > MAX_RASA_TEXT:
+            cut = text.rfind(" ", 0, MAX_RASA_TEXT)
+            text = text[: cut if cut > MAX_RASA_TEXT // 2 else MAX_RASA_TEXT]
+        return text, metadata, None
+
+    def _language(self, text: str) -> str | None:
+        if self.language_identifier is None or text.startswith("/"):
+            return None
+        if not _HAS_WORD_RE.search(text):
+            return None
+        prediction = self.language_identifier.predict(text)
+        return str(prediction.language)
+
+    async def _process(self, turn: Turn) -> float:
+        """Handle one row; return how long to wait before the next try (0: go on)."""
+        if turn.mode in ("waiting", "agent"):
+            await self.store.run(_done, turn.inbox_id)
+            return 0.0
+
+        self.outbox.mark_received(turn.conversation_id)
+        if turn.local_reply is not None:
+            await self._finish(turn, [{"text": turn.local_reply}])
+            return 0.0
+
+        started = time.monotonic()
+        try:
+            if turn.mode == "closed":
+                await self.rasa.resume(turn.conversation_id)
+            replies = await self.rasa.send(
+                turn.conversation_id, turn.text, turn.metadata
+            )
+        except RasaUnavailable as exc:
+            return await self._outage(turn, exc)
+
+        self.rasa_down_since = None
+        self.metrics.observe("rasa_latency_seconds", time.monotonic() - started)
+        await self._finish(turn, replies)
+        return 0.0
+
+    async def _outage(self, turn: Turn, exc: RasaUnavailable) -> float:
+        if self.rasa_down_since is None:
+            self.rasa_down_since = time.monotonic()
+        self.metrics.inc("rasa_failures_total", cause="unavailable")
+        attempts = turn.attempts + 1
+        wait = backoff(attempts, self.settings)
+        logger.warning(
+            "Rasa unavailable for %s (attempt %s, next in %.1f s): %s",
+            turn.conversation_id,
+            attempts,
+            wait,
+            exc,
+        )
+
+        def work(session: Session) -> dict[str, Any] | None:
+            row = session.get(InboxMessage, turn.inbox_id)
+            row.attempts = attempts
+            row.last_error = str(exc)[:1000]
+            conversation = session.get(Conversation, turn.conversation_id)
+            if conversation.outage_notified:
+                return None
+            conversation.outage_notified = True
+            notice = texts.say("outage", conversation.language)
+            transcript, _ = self.outbox.stage(
+                session, conversation, Reply(notice), author="system"
+            )
+            return message_event(transcript, conversation.channel)
+
+        event = await self.store.run(work)
+        if event is not None:
+            await self.events.publish(event)
+            self.outbox.wake(turn.conversation_id)
+        return wait
+
+    async def _finish(self, turn: Turn, replies: list[dict[str, Any]]) -> None:
+        language = turn.metadata.get("language")
+
+        def work(session: Session) -> list[dict[str, Any]]:
+            conversation = session.get(Conversation, turn.conversation_id)
+            events: list[dict[str, Any]] = []
+            if conversation.mode == "closed":
+                conversation.mode = "bot"
+                events.append(conversation_event(conversation))
+            conversation.outage_notified = False
+            if language:
+                conversation.language = language
+            options: list[dict[str, str]] | None = None
+            for raw in replies:
+                events.extend(self._stage_reply(session, conversation, raw))
+                if raw.get("buttons"):
+                    options = [
+                        {"title": b.title, "payload": b.payload}
+                        for b in Reply.from_json(raw).buttons
+                    ]
+            conversation.last_options = options
+            _done(session, turn.inbox_id)
+            return events
+
+        events = await self.store.run(work)
+        for event in events:
+            await self.events.publish(event)
+        self.outbox.wake(turn.conversation_id)
+
+    def _stage_reply(
+        self, session: Session, conversation: Conversation, raw: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        custom = raw.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+            reason = str(custom["handoff"].get("reason") or "requested")
+            events.extend(
+                self.handoff.stage_escalation(session, conversation, reason) or []
+            )
+        if isinstance(custom, dict) and isinstance(custom.get("flag"), dict):
+            events.append(
+                {
+                    "type": "flag",
+                    "conversation_id": conversation.id,
+                    "reason": str(custom["flag"].get("reason") or ""),
+                }
+            )
+        reply = Reply.from_json(raw)
+        if reply.text or reply.image or reply.buttons:
+            transcript, _ = self.outbox.stage(session, conversation, reply)
+            events.append(message_event(transcript, conversation.channel))
+        return events
+
+
+def _done(session: Session, inbox_id: int) -> None:
+    row = session.get(InboxMessage, inbox_id)
+    row.state = "done"
+    row.processed_at = utcnow()

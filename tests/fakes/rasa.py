@@ -1,0 +1,104 @@
+"""A small fake of Rasa's REST channel and of the action server's /health, for tests
+of the gateway's own behaviour (ordering, retries, outages). Conversation tests use
+the real Rasa (tests/bot/test_end_to_end.py).
+
+``FakeRasa`` answers ``POST /webhooks/rest/webhook`` through ``respond`` (by default an
+echo), records every request, and can go down (connection refused) and come back on
+the same port, or report the action server down (then it answers ``[]`` as Rasa does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+Responder = Callable[[str, str, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+
+
+async def echo(
+    sender: str, message: str, metadata: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Answer ``echo: <message>``."""
+    return [{"recipient_id": sender, "text": f"echo: {message}"}]
+
+
+class FakeRasa:
+    """Rasa's REST webhook, its tracker events route, and the action server health."""
+
+    def __init__(self, respond: Responder = echo) -> None:
+        self.respond = respond
+        self.received: list[dict[str, Any]] = []
+        self.tracker_events: list[tuple[str, dict[str, Any]]] = []
+        self.actions_up = True
+        self.delay_s = 0.0
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    @property
+    def url(self) -> str:
+        """RASA_URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def action_url(self) -> str:
+        """ACTION_SERVER_URL (its /health sits beside /webhook)."""
+        return f"http://127.0.0.1:{self.port}/actions/webhook"
+
+    def texts(self, sender: str) -> list[str]:
+        """The messages Rasa received from ``sender``, in order."""
+        return [r["message"] for r in self.received if r["sender"] == sender]
+
+    async def __aenter__(self) -> FakeRasa:
+        app = web.Application()
+        app.router.add_get("/", self._root)
+        app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_post("/conversations/{sender}/tracker/events", self._events)
+        app.router.add_get("/actions/health", self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await self.start_serving()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def start_serving(self) -> None:
+        """Listen (again, on the same port after :meth:`stop_serving`)."""
+        assert self._runner is not None
+        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await self._site.start()
+        if not self.port:
+            self.port = self._runner.addresses[0][1]
+
+    async def stop_serving(self) -> None:
+        """Stop listening: the gateway gets connection refused, as when Rasa is down."""
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+
+    async def _root(self, request: web.Request) -> web.Response:
+        return web.Response(text="Hello from Rasa: 3.6.21")
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if not self.actions_up:
+            raise web.HTTPServiceUnavailable()
+        return web.json_response({"status": "ok"})
+
+    async def _events(self, request: web.Request) -> web.Response:
+        self.tracker_events.append((request.match_info["sender"], await request.json()))
+        return web.json_response({"sender_id": request.match_info["sender"]})
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.received.append(body)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if not self.actions_up:
+            return web.json_response([])  # Rasa's REST channel swallows the error
+        replies = await self.respond(body["sender"], body["message"], body["metadata"])
+        return web.json_response(replies)
