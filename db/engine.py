@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_DATABASE_URL = "sqlite:///var/padang.db"
 ENV_DATABASE_URL = "DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+PG_CONNECT_TIMEOUT_S = 5
 
 
 def database_url_from_env() -> str:
@@ -57,7 +58,8 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     """
     url = url or database_url_from_env()
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    # Bound parameters (a NIK, a phone number) stay out of error messages and logs.
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -68,6 +70,8 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         }
     else:
         kwargs["pool_pre_ping"] = True
+        if parsed.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 
