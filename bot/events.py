@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -27,7 +26,9 @@ logger = logging.getLogger(__name__)
 Event = dict[str, Any]
 
 DEFAULT_CHANNEL = "padang:console-events"
-SUBSCRIBER_QUEUE_SIZE = 1000  # events; a console that falls further behind loses the oldest
+SUBSCRIBER_QUEUE_SIZE = (
+    1000  # events; a console that falls further behind loses the oldest
+)
 
 
 class EventBus(Protocol):
@@ -36,8 +37,8 @@ class EventBus(Protocol):
     async def publish(self, event: Event) -> None:
         """Send ``event`` to every subscriber of every process."""
 
-    def subscribe(self) -> AsyncIterator[Event]:
-        """Yield the events published from now on, until the iterator is closed."""
+    def subscribe(self) -> Subscription:
+        """Return an iterator of the events published from now on; close it after."""
 
     async def start(self) -> None:
         """Connect; idempotent."""
@@ -69,15 +70,30 @@ class LocalEventBus:
                 queue.get_nowait()
             queue.put_nowait(event)
 
-    async def subscribe(self) -> AsyncIterator[Event]:
-        """Yield events until the caller stops iterating."""
-        queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
-        self._queues.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues.discard(queue)
+    def subscribe(self) -> Subscription:
+        """Return an iterator of the events published from now on, already listening."""
+        return Subscription(self._queues)
+
+
+class Subscription:
+    """One subscriber's queue; registered when created, removed by :meth:`aclose`."""
+
+    def __init__(self, queues: set[asyncio.Queue[Event]]) -> None:
+        self._queues = queues
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
+        queues.add(self._queue)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._queue not in self._queues:
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        """Stop receiving events."""
+        self._queues.discard(self._queue)
 
 
 class RedisEventBus(LocalEventBus):
@@ -121,7 +137,9 @@ class RedisEventBus(LocalEventBus):
 
     async def _run_relay(self, pubsub: Any) -> None:
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=1.0
+            )
             if message is None:
                 continue
             try:

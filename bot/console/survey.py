@@ -1,0 +1,99 @@
+"""The one-question satisfaction survey after an agent closes a conversation.
+
+Closing with the survey sends the question in the resident's language; the resident's
+next message, while the conversation is still ``closed``, is taken as the answer when
+it is a score 1-5: stored in ``console_surveys`` and thanked for, never sent to Rasa.
+Anything else goes to the bot as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.channels.base import Reply
+from bot.console.context import Console
+from bot.console.texts import say
+from db import console as cdb
+from db.gateway import InboxMessage, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+async def ask(console: Console, conversation_id: str, *, agent_id: int) -> None:
+    """Open a survey for ``conversation_id`` and send the question."""
+
+    def work(session: Session) -> str:
+        from db.gateway import Conversation
+
+        row = session.get(Conversation, conversation_id)
+        language = (row.language if row else None) or "id"
+        cdb.open_survey(session, conversation_id, language=language, agent_id=agent_id)
+        return language
+
+    language = await console.store.run(work)
+    await console.outbox.enqueue(
+        conversation_id, Reply(say("survey_question", language)), author="system"
+    )
+
+
+async def take_answer(
+    console: Console, conversation_id: str, text: str, *, inbox_id: int
+) -> bool:
+    """Store ``text`` as the survey answer of ``conversation_id`` if it is one.
+
+    Returns:
+        True when the message was the answer (its inbox row is then done and the
+        resident thanked); False when it should go on to Rasa.
+    """
+
+    def work(session: Session) -> tuple[int, str] | None:
+        survey = cdb.answer_survey(session, conversation_id, text)
+        if survey is None:
+            return None
+        row = session.get(InboxMessage, inbox_id)
+        if row is not None:
+            row.state = "done"
+            row.processed_at = utcnow()
+        return int(survey.score), str(survey.language)
+
+    answered = await console.store.run(work)
+    if answered is None:
+        return False
+
+    score, language = answered
+    logger.info("Survey of %s answered", conversation_id)
+    await console.outbox.enqueue(
+        conversation_id,
+        Reply(say("survey_thanks", language, score=score)),
+        author="system",
+    )
+    await console.events.publish({"type": "survey", "conversation_id": conversation_id})
+    return True
+
+
+def intercept_router(console: Console, router: Any) -> None:
+    """Make ``router`` hand survey answers to :func:`take_answer` instead of Rasa.
+
+    TODO(router hook): the gateway's Router has no public hook before Rasa yet; this
+    wraps its ``_process(turn)``. Replace with the hook once bot.pipeline.router has
+    one.
+    """
+    original: Callable[[Any], Awaitable[float]] = router._process
+
+    async def process(turn: Any) -> float:
+        if turn.mode == "closed" and turn.message.text:
+            taken = await take_answer(
+                console,
+                turn.conversation_id,
+                turn.message.text,
+                inbox_id=turn.inbox_id,
+            )
+            if taken:
+                return 0.0
+        return await original(turn)
+
+    router._process = process
