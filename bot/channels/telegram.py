@@ -227,7 +227,10 @@ class TelegramChannel:
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             self.metrics.inc("webhook_rejected_total", channel=self.name, status="403")
             logger.warning("Telegram webhook with a wrong secret token refused")
-            raise web.HTTPForbidden(text="forbidden")
+            # The body is left unread: close the connection instead of draining it.
+            response = web.Response(status=403, text="forbidden")
+            response.force_close()
+            return response
 
         body = await request.read()  # 413 above client_max_size
         try:
@@ -235,7 +238,8 @@ class TelegramChannel:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.metrics.inc("webhook_rejected_total", channel=self.name, status="400")
             raise web.HTTPBadRequest(text="malformed update") from exc
-        await self.handle_update(update)
+        if update is not None:
+            await self.handle_update(update)
         return web.Response(text="ok")
 
     async def handle_update(self, update: Update) -> None:
@@ -342,10 +346,12 @@ class TelegramChannel:
         return str(sent.message_id)
 
 
-def _decode_update(body: bytes, bot: telegram.Bot) -> Update:
+def _decode_update(body: bytes, bot: telegram.Bot) -> Update | None:
     data = json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise TypeError("An update is an object with an integer update_id.")
+    if not any(kind in data for kind in ALLOWED_UPDATES):
+        return None  # a kind the gateway does not serve: acknowledged, not parsed
     return Update.de_json(data, bot)
 
 

@@ -4,6 +4,8 @@ a fake Rasa, and a factory that runs the real gateway app on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -85,11 +87,9 @@ class Gateway:
         """Post an update to the Telegram webhook as Telegram does."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
         kwargs: dict[str, Any] = {"headers": headers}
-        if isinstance(update, bytes | str):
-            kwargs["data"] = update
-            headers["Content-Type"] = "application/json"
-        else:
-            kwargs["json"] = update
+        raw = update if isinstance(update, bytes) else json.dumps(update).encode()
+        kwargs["data"] = io.BytesIO(raw)  # large bodies too, without a warning
+        headers["Content-Type"] = "application/json"
         async with self.http.post(f"{self.url}/webhooks/telegram", **kwargs) as resp:
             await resp.read()
             return resp
@@ -114,7 +114,7 @@ class Gateway:
 MakeGateway = Callable[..., Awaitable[Gateway]]
 
 
-def test_settings(
+def gateway_settings(
     *,
     database_url: str,
     rasa: FakeRasa | None = None,
@@ -162,7 +162,7 @@ async def make_gateway(
 
     async def make(**changes: Any) -> Gateway:
         port = changes.pop("port", None) or free_port()
-        settings = test_settings(
+        settings = gateway_settings(
             database_url=changes.pop("database_url", database_url),
             rasa=fake_rasa,
             telegram=fake_telegram,
@@ -200,3 +200,12 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"Condition not met within {timeout} s.")
         await asyncio.sleep(interval)
+
+
+async def rows(gateway: Gateway, model: Any, **filters: Any) -> list[Any]:
+    """Return the rows of ``model`` matching ``filters`` in the gateway's database."""
+
+    def work(session: Any) -> list[Any]:
+        return list(session.query(model).filter_by(**filters).order_by(model.id).all())
+
+    return await gateway.pipeline.store.run(work)
