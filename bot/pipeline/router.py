@@ -49,6 +49,8 @@ MAX_RASA_TEXT = 2000  # characters forwarded to Rasa; the transcript keeps all
 LANGUAGE_MIN_CONFIDENCE = 0.6
 _NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long payloads
+# Kinds whose text the gateway or the platform set: button payloads and commands.
+TRUSTED_KINDS = ("button", "command")
 _HAS_WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
 
 
@@ -201,6 +203,9 @@ class Router:
         number = _NUMBER_RE.match(text) or _OPTION_RE.match(text)
         if number and options and 1 <= int(number[1]) <= len(options):
             text = str(options[int(number[1]) - 1]["payload"])
+        elif message.kind not in TRUSTED_KINDS:
+            # Typed "/intent{...}" would skip the NLU and set slots: keep it text.
+            text = text.lstrip("/").strip()
 
         metadata: dict[str, Any] = {
             "channel": message.channel,

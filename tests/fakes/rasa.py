@@ -37,6 +37,7 @@ class FakeRasa:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
+        self.down = False
 
     @property
     def url(self) -> str:
@@ -53,7 +54,7 @@ class FakeRasa:
         return [r["message"] for r in self.received if r["sender"] == sender]
 
     async def __aenter__(self) -> FakeRasa:
-        app = web.Application()
+        app = web.Application(middlewares=[self._refuse_when_down])
         app.router.add_get("/", self._root)
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_post("/conversations/{sender}/tracker/events", self._events)
@@ -74,12 +75,22 @@ class FakeRasa:
         await self._site.start()
         if not self.port:
             self.port = self._runner.addresses[0][1]
+        self.down = False
 
     async def stop_serving(self) -> None:
         """Stop listening: the gateway gets connection refused, as when Rasa is down."""
+        self.down = True
         if self._site is not None:
             await self._site.stop()
             self._site = None
+
+    @web.middleware
+    async def _refuse_when_down(self, request: web.Request, handler: Any) -> Any:
+        # A client's kept-alive connection outlives the listening socket: cut it.
+        if self.down and request.transport is not None:
+            request.transport.close()
+            raise web.HTTPServiceUnavailable()
+        return await handler(request)
 
     async def _root(self, request: web.Request) -> web.Response:
         return web.Response(text="Hello from Rasa: 3.6.21")

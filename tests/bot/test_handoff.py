@@ -1,0 +1,192 @@
+"""Handoff: escalation from Rasa's payload, the waiting queue, claims, agent replies,
+hand back and close, and the console events they publish."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from bot.config import ServiceHours
+from bot.errors import UnknownConversation
+from bot.pipeline import texts
+from db.gateway import Conversation, TranscriptMessage
+from tests.bot.conftest import MakeGateway, eventually, rows
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.telegram import FakeTelegram, location_update, text_update
+
+CID = "telegram:1001"
+
+
+async def handoff_when_asked(
+    sender: str, message: str, metadata: Any
+) -> list[dict[str, Any]]:
+    """Rasa's replies: a handoff payload for "petugas", an echo otherwise."""
+    if message == "mau bicara dengan petugas":
+        return [
+            {"recipient_id": sender, "text": "Baik, saya sambungkan."},
+            {"recipient_id": sender, "custom": {"handoff": {"reason": "requested"}}},
+        ]
+    return [{"recipient_id": sender, "text": f"echo: {message}"}]
+
+
+async def escalated(
+    make_gateway: MakeGateway,
+    fake_telegram: FakeTelegram,
+    fake_rasa: FakeRasa,
+    **settings: Any,
+) -> Any:
+    fake_rasa.respond = handoff_when_asked
+    gateway = await make_gateway(**settings)
+    await gateway.post_telegram(
+        text_update(1, chat_id=1001, text="mau bicara dengan petugas")
+    )
+    await fake_telegram.wait_for("sendMessage", count=2)
+    return gateway
+
+
+async def test_handoff_payload_puts_the_conversation_in_the_queue(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.mode == "waiting"
+    assert conversation.handoff_reason == "requested"
+    assert conversation.waiting_since is not None
+    assert fake_telegram.sent_texts(1001) == [
+        "Baik, saya sambungkan.",
+        "Baik, percakapan ini kami teruskan ke petugas. Perkiraan waktu tunggu "
+        "sekitar 10 menit.",
+    ]
+
+
+async def test_outside_service_hours_the_resident_is_told_when_staff_answer(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    # A service that is never open now: a single minute on one day.
+    now = datetime.now(timezone.utc)
+    closed_day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][
+        (now.weekday() + 3) % 7
+    ]
+    await escalated(
+        make_gateway,
+        fake_telegram,
+        fake_rasa,
+        service_hours=f"{closed_day} 08:00-08:01 Asia/Jakarta",
+    )
+
+    notice = fake_telegram.sent_texts(1001)[1]
+    assert "di luar jam layanan" in notice
+    assert "pukul 08.00 WIB" in notice
+
+
+def test_service_hours_next_opening_skips_the_weekend() -> None:
+    hours = ServiceHours.parse("Mon-Fri 08:00-16:00 Asia/Jakarta")
+    friday_evening = datetime(2026, 12, 4, 10, 30, tzinfo=timezone.utc)  # 17:30 WIB
+
+    opening = hours.next_opening(friday_evening)
+
+    assert not hours.is_open(friday_evening)
+    assert (opening.weekday(), opening.hour) == (0, 8)
+    assert texts.when(opening, "id") == "Senin pukul 08.00 WIB"
+    assert texts.when(opening, "min") == "Sanayan pukua 08.00 WIB"
+
+
+async def test_waiting_and_agent_messages_are_stored_not_forwarded(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    subscription = gateway.pipeline.events.subscribe()
+    events: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        async for event in subscription:
+            events.append(event)
+
+    collector = asyncio.create_task(collect())
+    await asyncio.sleep(0)
+    await gateway.post_telegram(text_update(2, chat_id=1001, text="halo? ada orang?"))
+    await gateway.post_telegram(
+        location_update(3, chat_id=1001, latitude=-0.95, longitude=100.36)
+    )
+    assert await gateway.pipeline.handoff.claim(CID, 7)
+    await gateway.post_telegram(text_update(4, chat_id=1001, text="ini nomor saya"))
+
+    await eventually(lambda: len([e for e in events if e["type"] == "message"]) >= 3)
+    collector.cancel()
+    assert fake_rasa.texts(CID) == ["mau bicara dengan petugas"]
+    inbound = await rows(gateway, TranscriptMessage, direction="in")
+    assert [m.text for m in inbound][1:] == ["halo? ada orang?", "", "ini nomor saya"]
+    shown = [e["message"]["text"] for e in events if e["type"] == "message"]
+    assert shown[:3] == ["halo? ada orang?", "", "ini nomor saya"]
+    modes = [e["mode"] for e in events if e["type"] == "conversation"]
+    assert modes == ["agent"]
+
+
+async def test_two_agents_cannot_claim_the_same_conversation(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    handoff = gateway.pipeline.handoff
+
+    results = await asyncio.gather(*(handoff.claim(CID, agent) for agent in range(8)))
+
+    assert sorted(results) == [False] * 7 + [True]
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.mode == "agent"
+    assert conversation.agent_id == str(results.index(True))
+    with pytest.raises(UnknownConversation):
+        await handoff.claim("telegram:404", 1)
+
+
+async def test_agent_reply_hand_back_and_close(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    handoff = gateway.pipeline.handoff
+    await handoff.claim(CID, 7)
+
+    outbox_id = await handoff.agent_reply(
+        CID, 7, "Selamat siang, saya Dina dari Disdukcapil."
+    )
+    await fake_telegram.wait_for("sendMessage", count=3)
+    await handoff.hand_back(CID)
+    await fake_telegram.wait_for("sendMessage", count=4)
+    await gateway.post_telegram(text_update(5, chat_id=1001, text="terima kasih"))
+    await fake_telegram.wait_for("sendMessage", count=5)
+
+    assert outbox_id > 0
+    sent = fake_telegram.sent_texts(1001)
+    assert sent[2] == "Selamat siang, saya Dina dari Disdukcapil."
+    assert sent[3].startswith("Percakapan dengan petugas selesai.")
+    assert sent[4] == "echo: terima kasih"
+    assert fake_rasa.tracker_events == [(CID, {"event": "resume"})]
+    authors = [
+        m.author for m in await rows(gateway, TranscriptMessage, direction="out")
+    ]
+    assert authors == ["bot", "system", "agent", "system", "bot"]
+
+    await handoff.close(CID)
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.mode == "closed"
+    await gateway.post_telegram(text_update(6, chat_id=1001, text="halo lagi"))
+    await fake_telegram.wait_for("sendMessage", count=7)
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.mode == "bot"
+    assert fake_telegram.sent_texts(1001)[-1] == "echo: halo lagi"
+
+
+async def test_second_handoff_while_waiting_says_nothing_new(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+
+    await gateway.pipeline.handoff.escalate(CID, "fallback")
+
+    await asyncio.sleep(0.2)
+    assert len(fake_telegram.sent_texts(1001)) == 2
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.handoff_reason == "requested"
