@@ -58,8 +58,10 @@ async def test_handoff_payload_puts_the_conversation_in_the_queue(
     assert conversation.waiting_since is not None
     assert fake_telegram.sent_texts(1001) == [
         "Baik, saya sambungkan.",
-        "Baik, percakapan ini kami teruskan ke petugas. Perkiraan waktu tunggu "
-        "sekitar 10 menit.",
+        (
+            "Baik, percakapan ini kami teruskan ke petugas. Perkiraan waktu tunggu "
+            "sekitar 10 menit."
+        ),
     ]
 
 
