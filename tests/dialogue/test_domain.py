@@ -89,18 +89,46 @@ def test_training_data_holds_no_row_of_the_development_set(shared_dir: Path) -> 
     assert leaked == []
 
 
-def test_rasa_data_validate_passes() -> None:
+# What `rasa data validate` warns about by design: the gateway's own intents have no NLU
+# examples, and form questions, the core fallback and the cancel reply are used by forms
+# and actions rather than by stories.
+EXPECTED_WARNINGS = {
+    "The intent 'share_location' is listed in the domain file, but is not found",
+    "The intent 'share_media' is listed in the domain file, but is not found",
+    *(
+        f"The utterance '{name}' is not used in any story or rule."
+        for name in (
+            "utter_ask_registration_number",
+            "utter_ask_nik",
+            "utter_ask_complaint_category",
+            "utter_ask_location",
+            "utter_ask_complaint_description",
+            "utter_default",
+            "utter_cancelled",
+        )
+    ),
+}
+
+
+def test_rasa_data_validate_passes_with_only_the_expected_warnings() -> None:
     result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "rasa"),
-            "data",
-            "validate",
-            "--fail-on-warnings",
-        ],
+        [str(Path(sys.executable).parent / "rasa"), "data", "validate"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
     )
+    output = result.stdout + result.stderr
+    warnings = {
+        line.split("UserWarning: ", 1)[1].strip()
+        for line in output.splitlines()
+        if "UserWarning: " in line
+    }
+    unexpected = {
+        warning
+        for warning in warnings
+        if not any(warning.startswith(known) for known in EXPECTED_WARNINGS)
+    }
 
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, output[-4000:]
+    assert unexpected == set()
