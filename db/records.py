@@ -358,8 +358,10 @@ def normalise_number(text: str | None, prefix: str) -> str | None:
     """
     if not text:
         return None
-    compact = re.sub(r"[\s.\-_/]", "", text.upper())
-    match = re.fullmatch(rf"{prefix}(\d{{4}})(\d{{1,6}})", compact)
+    upper = text.strip().upper()
+    match = re.fullmatch(rf"{prefix}[\s._/-]*(\d{{4}})[\s._/-]+(\d{{1,6}})", upper)
+    if match is None:
+        match = re.fullmatch(rf"{prefix}(\d{{4}})(\d{{6}})", re.sub(r"\s", "", upper))
     if match is None:
         return None
     return f"{prefix}-{match.group(1)}-{int(match.group(2)):06d}"
