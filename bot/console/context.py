@@ -57,6 +57,7 @@ class Console:
     public_url: str = ""
     channels: Mapping[str, Any] = field(default_factory=dict)
     sockets: Any = None  # bot.console.ws.Sockets, set by setup_console
+    _warned: set[str] = field(default_factory=set)
 
     @property
     def secure_cookies(self) -> bool:
@@ -74,7 +75,9 @@ class Console:
         channel = self.channels.get(channel_name)
         fetch = getattr(channel, "fetch_media", None)
         if fetch is None:
-            logger.warning("Channel %s cannot fetch media", channel_name)
+            if channel_name not in self._warned:
+                self._warned.add(channel_name)
+                logger.warning("Channel %s cannot fetch media", channel_name)
             return None
         try:
             body, content_type = await fetch(entry)

@@ -30,7 +30,7 @@
   const $ = (id) => document.getElementById(id);
 
   function waitingText(item) {
-    if (item.waiting_seconds === null) return "";
+    if (item.mode !== "waiting" || item.waiting_seconds === null) return "";
     return duration(item.waiting_seconds + (Date.now() - queueFetchedAt) / 1000);
   }
 

@@ -50,7 +50,7 @@
     $("fig-survey").textContent = stats.survey.answers
       ? `${stats.survey.mean.toFixed(1)} / 5 (${stats.survey.answers})`
       : "belum ada";
-    barChart($("chart-waits"), stats.queue.waits_seconds.map((s, i) => [`#${i + 1}`, Math.round(s / 60)]).reverse());
+    barChart($("chart-waits"), stats.queue.waits_seconds.map((s, i) => [`#${i + 1}`, Math.round(s / 6) / 10]).reverse());
     barChart($("chart-agents"), stats.agents.map((a) => [a.agent, a.active, a.handled_7d]), { series: 2 });
     barChart($("chart-categories"), Object.entries(stats.complaints_by_category));
     barChart($("chart-kecamatan"), Object.entries(stats.complaints_by_kecamatan));
