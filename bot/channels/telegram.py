@@ -47,6 +47,7 @@ WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_TEXT = 4096  # characters per message (Bot API)
 MAX_CALLBACK_DATA = 64  # bytes of callback_data (Bot API)
+MAX_MEDIA_BYTES = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
 POLL_TIMEOUT_S = 25  # long-polling wait per getUpdates call
 POLL_RETRY_MAX_S = 30.0
 SEND_POOL_SIZE = 32  # concurrent HTTP connections for sends
@@ -63,6 +64,12 @@ def webhook_secret(settings: Settings) -> str:
         return settings.telegram_webhook_secret
     digest = hashlib.sha256(b"padang-webhook:" + settings.telegram_bot_token.encode())
     return digest.hexdigest()[:48]
+
+
+def file_url(api_url: str) -> str:
+    """Return the file download base of an API base: ``.../bot`` -> ``.../file/bot``."""
+    head, _, tail = api_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}"
 
 
 def _retry_seconds(exc: tg_error.RetryAfter) -> float:
@@ -165,6 +172,7 @@ class TelegramChannel:
         self.bot = telegram.Bot(
             settings.telegram_bot_token,
             base_url=settings.telegram_api_url,
+            base_file_url=file_url(settings.telegram_api_url),
             request=HTTPXRequest(
                 connection_pool_size=SEND_POOL_SIZE, pool_timeout=10.0
             ),
@@ -305,6 +313,21 @@ class TelegramChannel:
                 # offset moves only after the inbox has committed the update.
                 await self.handle_update(update)
                 offset = update.update_id + 1
+
+    async def fetch_media(self, entry: Json) -> tuple[bytes, str]:
+        """Download a resident's file (the console shows photos through this).
+
+        Raises:
+            PermanentFailure: The file is unknown, too large, or Telegram refused it.
+        """
+        try:
+            file = await self.bot.get_file(str(entry["file_id"]))
+            if (file.file_size or 0) > MAX_MEDIA_BYTES:
+                raise PermanentFailure(f"File of {file.file_size} bytes is too large.")
+            data = await file.download_as_bytearray()
+        except (KeyError, tg_error.TelegramError) as exc:
+            raise PermanentFailure(f"Telegram file not available: {exc}") from exc
+        return bytes(data), str(entry.get("content_type") or "application/octet-stream")
 
     def render(self, reply: Reply) -> list[Json]:
         """Split the reply at 4096 characters; buttons ride on the last piece."""

@@ -43,6 +43,7 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 MAX_TEXT = 1600  # characters per WhatsApp message through Twilio
 MAX_MEDIA = 10  # NumMedia never exceeds this
 SESSION_WINDOW = timedelta(hours=24)
+MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit
 SEND_THREADS = 16
 HTTP_TIMEOUT_S = 15.0
 RATE_LIMIT_CODES = {20429, 63018}  # too many requests; WhatsApp rate limit
@@ -207,6 +208,37 @@ class WhatsAppChannel:
             raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
         await self.record_status(sid, status, form.get("ErrorCode") or None)
         return web.Response(text="<Response/>", content_type="text/xml")
+
+    async def fetch_media(self, entry: Json) -> tuple[bytes, str]:
+        """Download a resident's media from Twilio (HTTP basic auth, redirects to the
+        CDN followed without the credentials).
+
+        Raises:
+            PermanentFailure: Not a Twilio media URL, too large, or refused.
+        """
+        url = str(entry.get("url", ""))
+        if not url.startswith(self.settings.twilio_api_url.rstrip("/") + "/"):
+            raise PermanentFailure("Only Twilio media URLs are fetched.")
+        if self._executor is None:
+            raise PermanentFailure("WhatsApp channel not started.")
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._download, url, entry)
+
+    def _download(self, url: str, entry: Json) -> tuple[bytes, str]:
+        auth = (self.settings.twilio_account_sid, self.settings.twilio_auth_token)
+        try:
+            with requests.get(
+                url, auth=auth, timeout=HTTP_TIMEOUT_S, stream=True
+            ) as got:
+                got.raise_for_status()
+                body = got.raw.read(MAX_MEDIA_BYTES + 1, decode_content=True)
+                content_type = got.headers.get("Content-Type") or ""
+        except requests.RequestException as exc:
+            raise PermanentFailure(f"Twilio media not available: {exc}") from exc
+        if len(body) > MAX_MEDIA_BYTES:
+            raise PermanentFailure("Twilio media is too large.")
+        return body, content_type or str(entry.get("content_type") or "")
 
     def render(self, reply: Reply) -> list[Json]:
         """Number the options under the text and split at 1600 characters."""

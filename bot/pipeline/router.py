@@ -20,6 +20,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,9 @@ class Turn:
     local_reply: str | None  # answered by the gateway itself (empty message)
 
 
+Interceptor = Callable[[Turn], Awaitable[bool]]
+
+
 class Router:
     """Process the inbox, one task per conversation with pending rows."""
 
@@ -105,6 +109,13 @@ class Router:
         self._dirty: set[str] = set()
         self._stopping = False
         self.rasa_down_since: float | None = None
+        self._interceptors: list[Interceptor] = []
+
+    def add_interceptor(self, hook: Interceptor) -> None:
+        """Let ``hook(turn)`` see each turn first; when it returns True the hook has
+        handled the message (the console's survey answers) and Rasa never sees it.
+        """
+        self._interceptors.append(hook)
 
     def wake(self, conversation_id: str) -> None:
         """Make sure a task processes ``conversation_id``'s pending rows."""
@@ -249,6 +260,10 @@ class Router:
 
     async def _process(self, turn: Turn) -> float:
         """Handle one row; return how long to wait before the next try (0: go on)."""
+        for hook in self._interceptors:
+            if await hook(turn):
+                await self.store.run(_done, turn.inbox_id)
+                return 0.0
         if turn.mode in ("waiting", "agent"):
             await self.store.run(_done, turn.inbox_id)
             return 0.0

@@ -11,6 +11,7 @@ from db.gateway import Conversation, InboxMessage, OutboxMessage
 from tests.bot.conftest import MakeGateway, eventually, rows
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram import (
+    JPEG_BYTES,
     FakeTelegram,
     callback_update,
     channel_post_update,
@@ -276,3 +277,17 @@ async def test_long_polling_without_public_url(
     assert fake_telegram.sent_texts(1001) == ["echo: dari laptop", "echo: kedua"]
     offsets = [c.params.get("offset") for c in fake_telegram.calls("getUpdates")]
     assert "82" in [str(o) for o in offsets]
+
+
+async def test_a_residents_photo_can_be_fetched_for_the_console(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await make_gateway()
+    await gateway.post_telegram(photo_update(90, chat_id=1001, caption="sampah"))
+    await fake_telegram.wait_for("sendMessage")
+    [entry] = fake_rasa.received[0]["metadata"]["media"]
+
+    body, content_type = await gateway.pipeline.channels["telegram"].fetch_media(entry)
+
+    assert body == JPEG_BYTES
+    assert content_type == "image/jpeg"

@@ -6,8 +6,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
+from bot.errors import PermanentFailure
 from db.gateway import (
     Conversation,
     DeliveryStatus,
@@ -18,6 +20,7 @@ from db.gateway import (
 from tests.bot.conftest import Gateway, MakeGateway, eventually, rows
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.twilio import (
+    JPEG_BYTES,
     WHATSAPP_NUMBER,
     FakeTwilio,
     inbound_form,
@@ -279,3 +282,17 @@ async def test_photo_and_location_reach_rasa_with_metadata(
     ]
     assert place["message"] == "/share_location"
     assert place["metadata"]["location"] == {"latitude": -0.9492, "longitude": 100.3543}
+
+
+async def test_a_residents_photo_can_be_fetched_for_the_console(
+    make_gateway: MakeGateway, fake_twilio: FakeTwilio, fake_rasa: FakeRasa
+) -> None:
+    gateway = await make_gateway()
+    channel = gateway.pipeline.channels["whatsapp"]
+    entry = {"url": fake_twilio.media_url(), "content_type": "image/jpeg"}
+
+    body, content_type = await channel.fetch_media(entry)
+
+    assert (body, content_type) == (JPEG_BYTES, "image/jpeg")
+    with pytest.raises(PermanentFailure):
+        await channel.fetch_media({"url": "http://127.0.0.1:9/elsewhere.jpg"})

@@ -35,6 +35,8 @@ BOT_USER = {
     "can_read_all_group_messages": False,
     "supports_inline_queries": False,
 }
+# The first bytes of a JPEG file: enough for a test to recognise what it fetched.
+JPEG_BYTES = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 DEFAULT_TOKEN = "7000000001:AAFakeTokenForTestsOnly_0123456789abc"
 
 
@@ -91,6 +93,7 @@ class FakeTelegram:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -210,6 +213,21 @@ class FakeTelegram:
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
         return message
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        self.calls_log.append(Call("file", {"path": request.match_info["path"]}))
+        return web.Response(body=JPEG_BYTES, content_type="application/octet-stream")
+
+    def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params["file_id"])
+        return {
+            "file_id": file_id,
+            "file_unique_id": "AQADFile",
+            "file_size": len(JPEG_BYTES),
+            "file_path": f"photos/{file_id}.jpg",
+        }
 
     def _m_getMe(self, params: dict[str, Any]) -> Any:
         return BOT_USER

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+JPEG_BYTES = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 ACCOUNT_SID = "AC" + "0" * 30 + "fa"
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
 WHATSAPP_NUMBER = "+14155550100"
@@ -67,6 +68,10 @@ class FakeTwilio:
         app = web.Application()
         app.router.add_post(
             "/2010-04-01/Accounts/{account}/Messages.json", self._create_message
+        )
+        app.router.add_get(
+            "/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}",
+            self._media,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -115,6 +120,18 @@ class FakeTwilio:
             f"{self.account_sid}:{self.auth_token}".encode()
         ).decode()
         return request.headers.get("Authorization", "") == f"Basic {expected}"
+
+    def media_url(self, name: str = "ME0001") -> str:
+        """A media URL of this fake, as Twilio puts in MediaUrl0."""
+        return (
+            f"{self.url}/2010-04-01/Accounts/{self.account_sid}/Messages/"
+            f"MM{'0' * 32}/Media/{name}"
+        )
+
+    async def _media(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, 20003, "Authenticate")
+        return web.Response(body=JPEG_BYTES, content_type="image/jpeg")
 
     async def _create_message(self, request: web.Request) -> web.Response:
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
