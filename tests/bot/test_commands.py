@@ -47,7 +47,7 @@ async def test_terminal_chat_goes_through_the_pipeline(
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(
-        process.communicate("halo\nktp hilang\n".encode()), timeout=120
+        process.communicate(b"halo\nktp hilang\n"), timeout=120
     )
 
     assert process.returncode == 0, err.decode()
