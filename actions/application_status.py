@@ -74,7 +74,7 @@ def nik_problem(value: Any) -> str | None:
     return "nik_invalid_date"
 
 
-class ValidateApplicationStatusForm(FormValidationAction):
+class ValidateApplicationStatusForm(FormValidationAction):  # type: ignore[misc]
     """Check the shapes of the registration number and NIK; ask again with a hint."""
 
     def name(self) -> str:

@@ -81,7 +81,7 @@ def local_date(moment: dt.datetime) -> str:
     return moment.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
 
 
-class GuardedAction(Action, ABC):
+class GuardedAction(Action, ABC):  # type: ignore[misc]
     """An action whose faults reach the resident as "please try again", never a trace.
 
     Subclasses implement :meth:`act`. Any exception (a database that is down, a bug)

@@ -91,7 +91,7 @@ def _media_of(tracker: Tracker) -> list[dict[str, str]]:
     return found
 
 
-class ValidateComplaintForm(FormValidationAction):
+class ValidateComplaintForm(FormValidationAction):  # type: ignore[misc]
     """Validate the complaint slots and take location and photos from the metadata."""
 
     def name(self) -> str:

@@ -85,11 +85,12 @@ def ask_for_document(
 
 def _load_service(document: str, request_type: str) -> Any:
     def work(session: Session) -> Service | None:
-        return session.execute(
+        found: Service | None = session.execute(
             select(Service).where(
                 Service.document == document, Service.request_type == request_type
             )
         ).scalar_one_or_none()
+        return found
 
     return in_transaction(work)
 

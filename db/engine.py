@@ -75,12 +75,12 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 
-        @event.listens_for(engine, "connect")
+        @event.listens_for(engine, "connect")  # type: ignore[untyped-decorator]
         def _connect(dbapi_connection: Any, record: Any) -> None:
             _on_sqlite_connect(dbapi_connection, record)
             dbapi_connection.isolation_level = None
 
-        @event.listens_for(engine, "begin")
+        @event.listens_for(engine, "begin")  # type: ignore[untyped-decorator]
         def _begin(conn: Any) -> None:
             _on_sqlite_begin(conn)
 

@@ -83,7 +83,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+class UTCDateTime(TypeDecorator):  # type: ignore[misc]
     """Store naive UTC on every backend; hand back aware UTC datetimes."""
 
     impl = DateTime
@@ -106,7 +106,7 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-class Agency(Base):  # type: ignore[misc,valid-type]
+class Agency(Base):  # type: ignore[misc]
     """A city agency (OPD) or outside body that handles complaints."""
 
     __tablename__ = "agencies"
@@ -120,7 +120,7 @@ class Agency(Base):  # type: ignore[misc,valid-type]
     categories = relationship("ComplaintCategory", back_populates="agency")
 
 
-class ComplaintCategory(Base):  # type: ignore[misc,valid-type]
+class ComplaintCategory(Base):  # type: ignore[misc]
     """A complaint category (TAXONOMY.md) and the agency it is routed to."""
 
     __tablename__ = "complaint_categories"
@@ -138,7 +138,7 @@ class ComplaintCategory(Base):  # type: ignore[misc,valid-type]
     agency = relationship("Agency", back_populates="categories")
 
 
-class Office(Base):  # type: ignore[misc,valid-type]
+class Office(Base):  # type: ignore[misc]
     """A public office; every fact is nullable and ``None`` means "not known"."""
 
     __tablename__ = "offices"
@@ -167,7 +167,7 @@ class Office(Base):  # type: ignore[misc,valid-type]
     sources = Column(JSON, nullable=False, default=list)
 
 
-class Service(Base):  # type: ignore[misc,valid-type]
+class Service(Base):  # type: ignore[misc]
     """What a civil-registration service needs, for one document and request type.
 
     List columns hold lists of strings; ``None`` means no source gave the fact.
@@ -200,7 +200,7 @@ class Service(Base):  # type: ignore[misc,valid-type]
     sources = Column(JSON, nullable=False, default=list)
 
 
-class Application(Base):  # type: ignore[misc,valid-type]
+class Application(Base):  # type: ignore[misc]
     """A civil-registration application (made-up demo records)."""
 
     __tablename__ = "applications"
@@ -229,7 +229,7 @@ class Application(Base):  # type: ignore[misc,valid-type]
     )
 
 
-class ApplicationStatusChange(Base):  # type: ignore[misc,valid-type]
+class ApplicationStatusChange(Base):  # type: ignore[misc]
     """One step of an application's status history."""
 
     __tablename__ = "application_status_history"
@@ -245,7 +245,7 @@ class ApplicationStatusChange(Base):  # type: ignore[misc,valid-type]
     application = relationship("Application", back_populates="history")
 
 
-class Complaint(Base):  # type: ignore[misc,valid-type]
+class Complaint(Base):  # type: ignore[misc]
     """A resident's complaint (aduan)."""
 
     __tablename__ = "complaints"
@@ -285,7 +285,7 @@ class Complaint(Base):  # type: ignore[misc,valid-type]
     )
 
 
-class ComplaintPhoto(Base):  # type: ignore[misc,valid-type]
+class ComplaintPhoto(Base):  # type: ignore[misc]
     """A photo reference sent with a complaint (the channel's media URL)."""
 
     __tablename__ = "complaint_photos"
@@ -298,7 +298,7 @@ class ComplaintPhoto(Base):  # type: ignore[misc,valid-type]
     content_type = Column(String(100))
 
 
-class ComplaintStatusChange(Base):  # type: ignore[misc,valid-type]
+class ComplaintStatusChange(Base):  # type: ignore[misc]
     """One step of a complaint's status history."""
 
     __tablename__ = "complaint_status_history"
@@ -315,7 +315,7 @@ class ComplaintStatusChange(Base):  # type: ignore[misc,valid-type]
     complaint = relationship("Complaint", back_populates="history")
 
 
-class LookupAttempt(Base):  # type: ignore[misc,valid-type]
+class LookupAttempt(Base):  # type: ignore[misc]
     """One application-status lookup by a sender; failures drive the lockout."""
 
     __tablename__ = "lookup_attempts"
@@ -329,7 +329,7 @@ class LookupAttempt(Base):  # type: ignore[misc,valid-type]
     attempted_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class NumberCounter(Base):  # type: ignore[misc,valid-type]
+class NumberCounter(Base):  # type: ignore[misc]
     """The last number given out per prefix and year (DKP-2026-000123)."""
 
     __tablename__ = "number_counters"

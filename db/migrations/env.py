@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
@@ -30,7 +31,9 @@ config = context.config
 target_metadata = metadata
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(
+    type_: str, obj: Any, autogen_context: AutogenContext
+) -> str | Literal[False]:
     # Migrations must not import model code: project column types render as their
     # plain SQLAlchemy base type (UTCDateTime -> sa.DateTime()).
     if type_ == "type" and isinstance(obj, TypeDecorator):
