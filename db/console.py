@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -80,7 +80,7 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-class Agent(Base):  # type: ignore[misc,valid-type]
+class Agent(Base):  # type: ignore[misc]
     """A member of the call-center staff who logs in to the console."""
 
     __tablename__ = "console_agents"
@@ -95,7 +95,7 @@ class Agent(Base):  # type: ignore[misc,valid-type]
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
-class ConsoleSession(Base):  # type: ignore[misc,valid-type]
+class ConsoleSession(Base):  # type: ignore[misc]
     """A logged-in browser; the cookie holds the token, the table only its hash."""
 
     __tablename__ = "console_sessions"
@@ -112,7 +112,7 @@ class ConsoleSession(Base):  # type: ignore[misc,valid-type]
     agent = relationship("Agent")
 
 
-class Note(Base):  # type: ignore[misc,valid-type]
+class Note(Base):  # type: ignore[misc]
     """An internal note on a conversation; the resident never sees it."""
 
     __tablename__ = "console_notes"
@@ -126,7 +126,7 @@ class Note(Base):  # type: ignore[misc,valid-type]
     agent = relationship("Agent")
 
 
-class CannedReply(Base):  # type: ignore[misc,valid-type]
+class CannedReply(Base):  # type: ignore[misc]
     """A ready-made answer an agent can insert, in Indonesian or Minangkabau."""
 
     __tablename__ = "console_canned_replies"
@@ -141,7 +141,7 @@ class CannedReply(Base):  # type: ignore[misc,valid-type]
     position = Column(Integer, nullable=False, default=0)
 
 
-class Survey(Base):  # type: ignore[misc,valid-type]
+class Survey(Base):  # type: ignore[misc]
     """A one-question satisfaction survey sent when an agent closed a conversation."""
 
     __tablename__ = "console_surveys"
@@ -159,7 +159,7 @@ class Survey(Base):  # type: ignore[misc,valid-type]
     score = Column(Integer)
 
 
-class AuditEntry(Base):  # type: ignore[misc,valid-type]
+class AuditEntry(Base):  # type: ignore[misc]
     """One agent action (or failed login), kept for accountability."""
 
     __tablename__ = "console_audit"
@@ -309,7 +309,7 @@ def find_session(session: Session, token: str) -> ConsoleSession | None:
     row = session.get(ConsoleSession, _token_hash(token))
     if row is None or row.expires_at <= utcnow() or not row.agent.active:
         return None
-    return row
+    return cast(ConsoleSession, row)
 
 
 def close_session(session: Session, token: str) -> None:
@@ -415,7 +415,7 @@ def open_survey(
 
 def pending_survey(session: Session, conversation_id: str) -> Survey | None:
     """Return the unanswered survey of a conversation asked less than 24 h ago."""
-    return session.execute(
+    found = session.execute(
         select(Survey)
         .where(
             Survey.conversation_id == conversation_id,
@@ -425,6 +425,7 @@ def pending_survey(session: Session, conversation_id: str) -> Survey | None:
         .order_by(Survey.asked_at.desc())
         .limit(1)
     ).scalar_one_or_none()
+    return cast("Survey | None", found)
 
 
 def parse_score(text: str) -> int | None:

@@ -9,7 +9,6 @@ Anything else goes to the bot as usual.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,7 +17,7 @@ from bot.channels.base import Reply
 from bot.console.context import Console
 from bot.console.texts import say
 from db import console as cdb
-from db.gateway import InboxMessage, utcnow
+from db.gateway import Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +26,6 @@ async def ask(console: Console, conversation_id: str, *, agent_id: int) -> None:
     """Open a survey for ``conversation_id`` and send the question."""
 
     def work(session: Session) -> str:
-        from db.gateway import Conversation
-
         row = session.get(Conversation, conversation_id)
         language = (row.language if row else None) or "id"
         cdb.open_survey(session, conversation_id, language=language, agent_id=agent_id)
@@ -40,24 +37,18 @@ async def ask(console: Console, conversation_id: str, *, agent_id: int) -> None:
     )
 
 
-async def take_answer(
-    console: Console, conversation_id: str, text: str, *, inbox_id: int
-) -> bool:
+async def take_answer(console: Console, conversation_id: str, text: str) -> bool:
     """Store ``text`` as the survey answer of ``conversation_id`` if it is one.
 
     Returns:
-        True when the message was the answer (its inbox row is then done and the
-        resident thanked); False when it should go on to Rasa.
+        True when the message was the answer (the resident is thanked); False when it
+        should go on to Rasa.
     """
 
     def work(session: Session) -> tuple[int, str] | None:
         survey = cdb.answer_survey(session, conversation_id, text)
         if survey is None:
             return None
-        row = session.get(InboxMessage, inbox_id)
-        if row is not None:
-            row.state = "done"
-            row.processed_at = utcnow()
         return int(survey.score), str(survey.language)
 
     answered = await console.store.run(work)
@@ -76,24 +67,15 @@ async def take_answer(
 
 
 def intercept_router(console: Console, router: Any) -> None:
-    """Make ``router`` hand survey answers to :func:`take_answer` instead of Rasa.
+    """Have ``router`` hand survey answers to :func:`take_answer` instead of Rasa.
 
-    TODO(router hook): the gateway's Router has no public hook before Rasa yet; this
-    wraps its ``_process(turn)``. Replace with the hook once bot.pipeline.router has
-    one.
+    Only a message to a ``closed`` conversation can be an answer (the router marks the
+    inbox row done when the hook takes it).
     """
-    original: Callable[[Any], Awaitable[float]] = router._process
 
-    async def process(turn: Any) -> float:
-        if turn.mode == "closed" and turn.message.text:
-            taken = await take_answer(
-                console,
-                turn.conversation_id,
-                turn.message.text,
-                inbox_id=turn.inbox_id,
-            )
-            if taken:
-                return 0.0
-        return await original(turn)
+    async def hook(turn: Any) -> bool:
+        if turn.mode != "closed" or not turn.message.text:
+            return False
+        return await take_answer(console, turn.conversation_id, turn.message.text)
 
-    router._process = process
+    router.add_interceptor(hook)

@@ -161,7 +161,11 @@ async def test_agent_takes_over_a_telegram_chat_and_hands_it_back(
     assert (await location.get_attribute("href")).startswith(
         "https://www.openstreetmap.org/?mlat=-0.914000&mlon=100.461000"
     )
-    assert (await page.get_attribute("a.photo", "href")).startswith("media/")
+    photo = await page.get_attribute("a.photo", "href")
+    assert photo.startswith("media/")
+    fetched = await page.request.get(f"{gateway.console_url}{photo}")
+    assert fetched.status == 200
+    assert fetched.headers["content-type"] == "image/jpeg"
     assert len(fake_rasa.messages) == asked
 
     # A canned Minang reply, edited, goes out through the outbox to Telegram.
@@ -337,3 +341,67 @@ async def test_two_gateways_share_one_console_through_redis(
         await shot(page, "07-redis-two-gateways")
     finally:
         await asyncio.gather(a.stop(), b.stop())
+
+
+@pytest.mark.rasa
+async def test_real_rasa_escalates_and_resumes_after_hand_back(
+    rasa_stack: Any,
+    rasa: Any,
+    guarded: Any,
+    fake_telegram: FakeTelegram,
+) -> None:
+    # The gateway shares the stack's seeded database, as in production.
+    from db.engine import make_engine
+    from tests.console.harness import create_staff
+
+    engine = make_engine(rasa_stack.database_url)
+    create_staff(engine, "ani.rasa", PASSWORD)
+    engine.dispose()
+    gw = await start_gateway(
+        database_url=rasa_stack.database_url,
+        telegram_api_url=fake_telegram.api_url,
+        rasa_url=rasa_stack.rasa_url,
+        action_server_url=f"{rasa_stack.action_url}/webhook",
+    )
+    chat = 881234
+    cid = f"telegram:{chat}"
+    try:
+        guard = await guarded()
+        page = await guard.page()
+        await login(page, gw, "ani.rasa")
+
+        await gw.post_update(text_update(1, chat_id=chat, text="halo"))
+        await gw.settle(timeout=60)
+        await gw.post_update(
+            text_update(2, chat_id=chat, text="saya mau bicara dengan petugas")
+        )
+        await page.wait_for_selector(item(cid), timeout=60_000)
+        await page.click(item(cid))
+        await page.click("#claim-button")
+        await page.fill("#reply-text", "Halo, saya Ani. Ada yang bisa dibantu?")
+        await page.click("#reply-button")
+        await gw.settle(timeout=60)
+        assert "Halo, saya Ani. Ada yang bisa dibantu?" in fake_telegram.sent_texts(
+            chat
+        )
+
+        await page.click("#handback-button")
+        await page.wait_for_selector("#reply-form[hidden]", state="attached")
+        await gw.settle(timeout=60)
+        events = [e["event"] for e in (await rasa.tracker(cid))["events"]]
+        assert "pause" in events
+        assert events.index("resume") > events.index("pause")
+
+        before = len(fake_telegram.sent_texts(chat))
+        await gw.post_update(
+            text_update(3, chat_id=chat, text="jam buka kantor disdukcapil padang?")
+        )
+        await gw.settle(timeout=60)
+        answers = fake_telegram.sent_texts(chat)[before:]
+        assert answers, "the bot did not answer after the hand back"
+        await page.locator("li.msg.author-bot", has_text=answers[0][:30]).last.wait_for(
+            timeout=LIVE_TIMEOUT_MS
+        )
+        await shot(page, "08-real-rasa-hand-back")
+    finally:
+        await gw.stop()
