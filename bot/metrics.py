@@ -85,14 +85,14 @@ class Metrics:
         for name, hist in sorted(self._histograms.items()):
             self._head(lines, name, "histogram")
             full = f"{self.prefix}{name}"
-            for labels, series in sorted(hist.items()):
-                for bound, count in zip(LATENCY_BUCKETS_S, series, strict=False):
+            for labels, counts in sorted(hist.items()):
+                for bound, count in zip(LATENCY_BUCKETS_S, counts, strict=False):
                     le = _labels(labels, f'le="{bound:g}"')
                     lines.append(f"{full}_bucket{le} {count:g}")
                 inf = _labels(labels, 'le="+Inf"')
-                lines.append(f"{full}_bucket{inf} {series[-2]:g}")
-                lines.append(f"{full}_count{_labels(labels)} {series[-2]:g}")
-                lines.append(f"{full}_sum{_labels(labels)} {series[-1]:.6f}")
+                lines.append(f"{full}_bucket{inf} {counts[-2]:g}")
+                lines.append(f"{full}_count{_labels(labels)} {counts[-2]:g}")
+                lines.append(f"{full}_sum{_labels(labels)} {counts[-1]:.6f}")
         return "\n".join(lines) + "\n"
 
     def _head(self, lines: list[str], name: str, kind: str) -> None:

@@ -40,7 +40,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
+class UTCDateTime(TypeDecorator):  # type: ignore[misc]
     """A timestamp stored naive in UTC and read back aware (SQLite keeps no zone)."""
 
     impl = DateTime
@@ -56,10 +56,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        moment: datetime = value.replace(tzinfo=timezone.utc)
+        return moment
 
 
-class Conversation(Base):
+class Conversation(Base):  # type: ignore[misc]
     """One chat with one resident on one channel; its id is Rasa's sender id."""
 
     __tablename__ = "conversations"
@@ -84,7 +85,7 @@ class Conversation(Base):
     __table_args__ = (Index("ix_conversations_mode_waiting", "mode", "waiting_since"),)
 
 
-class TranscriptMessage(Base):
+class TranscriptMessage(Base):  # type: ignore[misc]
     """One message of a conversation as staff read it (resident, bot, agent, system)."""
 
     __tablename__ = "messages"
@@ -102,7 +103,7 @@ class TranscriptMessage(Base):
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class InboxMessage(Base):
+class InboxMessage(Base):  # type: ignore[misc]
     """A resident's message as received, stored before the webhook is acknowledged."""
 
     __tablename__ = "inbox"
@@ -126,7 +127,7 @@ class InboxMessage(Base):
     )
 
 
-class OutboxMessage(Base):
+class OutboxMessage(Base):  # type: ignore[misc]
     """One platform send (a reply already split to the platform's limit)."""
 
     __tablename__ = "outbox"
@@ -153,7 +154,7 @@ class OutboxMessage(Base):
     )
 
 
-class DeliveryStatus(Base):
+class DeliveryStatus(Base):  # type: ignore[misc]
     """A delivery status callback (Twilio: queued, sent, delivered, read, failed...)."""
 
     __tablename__ = "delivery_statuses"

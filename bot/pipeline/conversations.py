@@ -17,7 +17,7 @@ def get_or_create(
 ) -> Conversation:
     """Return the conversation of ``channel:chat_id``, creating it on first contact."""
     conversation_id = f"{channel}:{chat_id}"
-    conversation = session.get(Conversation, conversation_id)
+    conversation: Conversation | None = session.get(Conversation, conversation_id)
     if conversation is None:
         conversation = Conversation(
             id=conversation_id,
@@ -44,7 +44,7 @@ def load(session: Session, conversation_id: str, *, lock: bool = False) -> Conve
     query = session.query(Conversation).filter(Conversation.id == conversation_id)
     if lock:
         query = query.with_for_update()
-    conversation = query.one_or_none()
+    conversation: Conversation | None = query.one_or_none()
     if conversation is None:
         raise UnknownConversation(conversation_id)
     return conversation
