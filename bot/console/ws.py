@@ -33,6 +33,7 @@ FORWARDED_FIELDS = (
     "status",
     "ticket",
     "note_id",
+    "reason",
 )
 
 

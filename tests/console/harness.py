@@ -104,6 +104,7 @@ async def start_gateway(
     action_server_url: str | None = None,
     redis_url: str = "",
     service_hours: str = "Mon-Sun 00:00-23:59 Asia/Jakarta",
+    public_url: str | None = None,
 ) -> Gateway:
     """Start a gateway on a free port of 127.0.0.1 (the database already migrated)."""
     port = free_port()
@@ -111,7 +112,7 @@ async def start_gateway(
     settings = Settings(
         telegram_bot_token=DEFAULT_TOKEN,
         telegram_api_url=telegram_api_url,
-        public_url=url,
+        public_url=public_url or url,
         host="127.0.0.1",
         port=port,
         database_url=database_url,

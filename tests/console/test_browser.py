@@ -201,6 +201,25 @@ async def test_agent_takes_over_a_telegram_chat_and_hands_it_back(
     assert not [e for e in guard.console_errors if "Content Security Policy" in e]
 
 
+async def test_an_emergency_flag_alerts_the_agents(
+    gateway: Gateway, guarded: Any
+) -> None:
+    await gateway.post_update(text_update(1, chat_id=CHAT, text="halo"))
+    await gateway.settle()
+    guard = await guarded()
+    page = await guard.page()
+    await login(page, gateway, "ani")
+
+    # What the router publishes when Rasa answers with {"flag": {"reason": ...}}.
+    await gateway.pipeline.events.publish(
+        {"type": "flag", "conversation_id": CID, "reason": "emergency"}
+    )
+
+    alert = page.locator(f"#alerts li[data-conversation='{CID}']")
+    await alert.wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert "DARURAT" in await alert.inner_text()
+
+
 XSS_TEXTS = [
     "<script>window.__xss = 1</script>",
     '<img src=x onerror="window.__xss = 2">',

@@ -15,7 +15,7 @@ from bot.console.security import LOGIN_FAILURES_PER_ACCOUNT
 from db import console as cdb
 from db.engine import session_scope
 from tests.console.conftest import PASSWORD
-from tests.console.harness import Gateway
+from tests.console.harness import Gateway, create_staff, start_gateway
 from tests.console.test_api import escalate
 
 
@@ -39,6 +39,33 @@ async def test_session_cookie_is_httponly_strict_and_scoped(gateway: Gateway) ->
     assert "Path=/console" in header
     # Served over plain http here (PUBLIC_URL http://...): no Secure flag.
     assert "Secure" not in header
+
+
+async def test_session_cookie_is_secure_when_the_public_url_is_https(
+    database_url: str, engine, fake_telegram, fake_rasa
+) -> None:
+    create_staff(engine, "ani", PASSWORD)
+    gateway = await start_gateway(
+        database_url=database_url,
+        telegram_api_url=fake_telegram.api_url,
+        rasa_url=fake_rasa.url,
+        public_url="https://layanan.padang.example",
+    )
+    try:
+        async with (
+            _jar_session() as session,
+            session.post(
+                f"{gateway.console_url}login",
+                data={"username": "ani", "password": PASSWORD},
+            ) as response,
+        ):
+            header = response.headers["Set-Cookie"]
+    finally:
+        await gateway.stop()
+
+    assert response.status == 200
+    assert "Secure" in header
+    assert "HttpOnly" in header
 
 
 async def test_pages_carry_a_strict_content_security_policy(gateway: Gateway) -> None:

@@ -256,9 +256,25 @@
     });
   }
 
+  function alertFlag(event) {
+    const reason = event.reason === "emergency" ? "DARURAT" : `Perhatian (${event.reason || "tanda"})`;
+    const li = el(
+      "li",
+      { className: "alert", "data-conversation": event.conversation_id, role: "alert" },
+      `${reason}: ${event.conversation_id} (${time(new Date().toISOString())}) `,
+    );
+    const open = el("button", { type: "button", className: "secondary" }, "Buka");
+    open.addEventListener("click", () => openConversation(event.conversation_id));
+    const dismiss = el("button", { type: "button", className: "secondary" }, "Tutup");
+    dismiss.addEventListener("click", () => li.remove());
+    li.append(open, " ", dismiss);
+    $("alerts").prepend(li);
+  }
+
   let reloadTimer = null;
   function onEvent(event) {
     if (event.type === "hello") return;
+    if (event.type === "flag") alertFlag(event);
     if (current && event.conversation_id === current && event.type !== "complaint") {
       // Coalesce bursts (a reply split in pieces, several delivery states) into one fetch.
       window.clearTimeout(reloadTimer);
