@@ -1,0 +1,1 @@
+"""The project's own NLU: chat normaliser, language identifier, Rasa components."""
