@@ -272,6 +272,7 @@
   }
 
   let reloadTimer = null;
+  let queueTimer = null;
   function onEvent(event) {
     if (event.type === "hello") return;
     if (event.type === "flag") alertFlag(event);
@@ -280,7 +281,12 @@
       window.clearTimeout(reloadTimer);
       reloadTimer = window.setTimeout(loadConversation, 100);
     }
-    if (event.type === "conversation" || event.type === "message") loadQueue();
+    const listed = [...queueData.waiting, ...queueData.active].some((c) => c.id === event.conversation_id);
+    if (event.type === "conversation" || (event.type === "message" && listed)) {
+      // Debounced: a busy city sends many events; the queue is fetched at most 5x/s.
+      window.clearTimeout(queueTimer);
+      queueTimer = window.setTimeout(loadQueue, 200);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
