@@ -125,6 +125,19 @@ async def test_a_post_from_a_foreign_origin_is_refused(
     assert "origin" in body["error"]
 
 
+async def test_a_login_posted_from_another_site_is_refused(gateway: Gateway) -> None:
+    async with (
+        _jar_session() as session,
+        session.post(
+            f"{gateway.console_url}login",
+            data={"username": "ani", "password": PASSWORD},
+            headers={"Origin": "http://evil.example"},
+        ) as response,
+    ):
+        assert response.status == 403
+        assert "Set-Cookie" not in response.headers
+
+
 async def test_failed_logins_are_limited_per_account(gateway: Gateway) -> None:
     async with _jar_session() as session:
         url = f"{gateway.console_url}login"
