@@ -34,6 +34,7 @@ def pg_database(postgres_url: str) -> Iterator[str]:
         engine = make_engine(url)
         create_staff(engine, "ani", PASSWORD)
         create_staff(engine, "budi", PASSWORD)
+        create_staff(engine, "sari", PASSWORD, role="supervisor")
         engine.dispose()
         yield url
     finally:
@@ -109,3 +110,27 @@ async def test_one_console_over_two_gateways(
     finally:
         for session in sessions:
             await session.close()
+
+
+async def test_supervisor_figures_on_postgresql(
+    two_gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = two_gateways
+    sessions: list[Any] = []
+    try:
+        await escalate(a, 880600, first=90)
+        sari = await _client(b, "sari", sessions)
+        ani = await _client(a, "ani", sessions)
+        await ani.post("api/conversations/telegram:880600/claim")
+        await ani.post("api/conversations/telegram:880600/reply", {"text": "Halo"})
+
+        stats = await sari.get("api/stats")
+        audit = await sari.get("api/audit")
+        complaints = await sari.get("api/complaints?status=diterima")
+    finally:
+        for session in sessions:
+            await session.close()
+
+    assert stats["agents"] == [{"agent": "ani", "active": 1, "handled_7d": 1}]
+    assert {"claim", "reply", "login"} <= {e["action"] for e in audit["audit"]}
+    assert complaints["complaints"] == []
