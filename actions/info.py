@@ -166,7 +166,7 @@ class ActionTellRequirements(GuardedAction):
             )
         if service.sources:
             parts.append(text("req_source", language, source=service.sources[0]))
-        dispatcher.utter_message(text="\n\n".join(parts))
+        dispatcher.utter_message(text="\n".join(parts))
         return _remember(document, request_type)
 
 
@@ -196,10 +196,10 @@ class ActionTellFee(GuardedAction):
             if document == "akta_kelahiran":
                 parts.append(text("fee_late_fine", language))
             parts.append(text("fee_calo", language))
-            dispatcher.utter_message(text="\n\n".join(parts))
+            dispatcher.utter_message(text="\n".join(parts))
         else:
             dispatcher.utter_message(
-                text="\n\n".join(
+                text="\n".join(
                     [
                         text("fee_unknown", language, document=name)
                         + " "
@@ -240,7 +240,7 @@ class ActionTellProcessingTime(GuardedAction):
             )
         else:
             dispatcher.utter_message(
-                text="\n\n".join(
+                text="\n".join(
                     [
                         text("time_unknown", language, document=name)
                         + " "
@@ -410,7 +410,7 @@ class ActionOfficeInfo(GuardedAction):
     def _tell(dispatcher: CollectingDispatcher, office: Office, language: str) -> None:
         message, incomplete = describe_office(office, language)
         if incomplete:
-            message += "\n\n" + text("office_incomplete", language)
+            message += "\n" + text("office_incomplete", language)
             message += " " + text("offer_human", language)
             dispatcher.utter_message(text=message, buttons=[human_button(language)])
         else:

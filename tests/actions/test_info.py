@@ -251,3 +251,27 @@ async def test_a_shared_location_gives_the_nearest_office_with_coordinates(
     assert "Kantor terdekat" in reply
     assert "Kantor Camat Kuranji" in reply
     assert "Nanggalo" not in reply
+
+
+@pytest.mark.parametrize(
+    ("action", "intent", "entities"),
+    [
+        (
+            "action_tell_requirements",
+            "ask_requirements",
+            {"document": "akta_kelahiran"},
+        ),
+        ("action_tell_fee", "ask_fee", {"document": "akta_kelahiran"}),
+        ("action_tell_processing_time", "ask_processing_time", {"document": "kk"}),
+        ("action_office_info", "ask_office_info", {"location": "mpp"}),
+    ],
+)
+async def test_each_answer_is_one_chat_message(
+    executor, domain, action, intent, entities
+):
+    # Rasa's REST channel cuts a text at every blank line into separate messages.
+    tracker = make_tracker(text="...", intent=intent, entities=entities)
+    result = await run_action(executor, action, tracker, domain)
+
+    assert len(result["responses"]) == 1
+    assert "\n\n" not in texts(result)
