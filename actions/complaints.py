@@ -78,7 +78,11 @@ def _is_payload(value: Any) -> bool:
 
 
 def _media_of(tracker: Tracker) -> list[dict[str, str]]:
-    media = metadata_of(tracker).get("media") or []
+    return _media_in(metadata_of(tracker))
+
+
+def _media_in(metadata: dict[str, Any]) -> list[dict[str, str]]:
+    media = metadata.get("media") or []
     found = []
     for item in media if isinstance(media, list) else []:
         if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
@@ -89,6 +93,36 @@ def _media_of(tracker: Tracker) -> list[dict[str, str]]:
                 }
             )
     return found
+
+
+def collected_photos(tracker: Tracker) -> list[dict[str, str]]:
+    """Return the photos of this complaint: the slot's, plus any sent with the message
+    that opened the form (the form validates nothing on that turn unless a slot was
+    already filled, so a photo sent with "lapor jalan rusak" would be lost)."""
+    photos = [
+        p for p in tracker.get_slot("complaint_photos") or [] if isinstance(p, dict)
+    ]
+    events = tracker.events or []
+    start = None
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            event.get("event") == "active_loop"
+            and event.get("name") == "complaint_form"
+        ):
+            start = index
+            break
+    if start is not None:
+        opening = next(
+            (e for e in reversed(events[:start]) if e.get("event") == "user"), None
+        )
+        if opening is not None:
+            metadata = opening.get("metadata") or {}
+            if not metadata:
+                metadata = (opening.get("parse_data") or {}).get("metadata") or {}
+            known = {p.get("url") for p in photos}
+            photos += [m for m in _media_in(metadata) if m["url"] not in known]
+    return photos[:MAX_PHOTOS]
 
 
 class ValidateComplaintForm(FormValidationAction):  # type: ignore[misc]
@@ -214,7 +248,7 @@ class ActionAskComplaintConfirmed(GuardedAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventList:
         language = language_of(tracker)
-        photos = tracker.get_slot("complaint_photos") or []
+        photos = collected_photos(tracker)
         dispatcher.utter_message(
             text=text(
                 "confirm_complaint",
@@ -326,11 +360,7 @@ class ActionSubmitComplaint(GuardedAction):
             "description": str(tracker.get_slot("complaint_description") or "").strip(),
             "latitude": _float_or_none(tracker.get_slot("complaint_latitude")),
             "longitude": _float_or_none(tracker.get_slot("complaint_longitude")),
-            "photos": [
-                p
-                for p in tracker.get_slot("complaint_photos") or []
-                if isinstance(p, dict)
-            ],
+            "photos": collected_photos(tracker),
         }
         channel = metadata.get("channel") or tracker.sender_id.split(":", 1)[0]
         fields = {

@@ -63,12 +63,14 @@ def make_tracker(
     active_loop: str | None = None,
     requested_slot: str | None = None,
     loop_started: float | None = None,
+    opening_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the tracker state Rasa would send, from keyword arguments.
 
     ``slot_candidates`` are the slots a form extracted this turn (the trailing slot
     events a validation action validates); ``loop_started`` is the timestamp of the
-    event that activated ``active_loop``.
+    event that activated ``active_loop``; ``opening_metadata`` is the metadata of the
+    message that opened it.
     """
     all_slots: dict[str, Any] = {"language": language, **(slots or {})}
     if requested_slot is not None:
@@ -85,6 +87,10 @@ def make_tracker(
     }
     events: list[dict[str, Any]] = [{"event": "action", "name": "action_listen"}]
     if active_loop is not None:
+        if opening_metadata is not None:
+            events.append(
+                {"event": "user", "text": "lapor", "metadata": opening_metadata}
+            )
         events.append(
             {
                 "event": "active_loop",

@@ -32,12 +32,15 @@ COLLECTED = {
 }
 
 
-def confirmed_tracker(*, sender_id=None, language="id", metadata=None, **slots):
+def confirmed_tracker(
+    *, sender_id=None, language="id", metadata=None, opening_metadata=None, **slots
+):
     return make_tracker(
         sender_id=sender_id, text="ya", intent="affirm", language=language,
         metadata=metadata or {"channel": "whatsapp", "contact": "+6281200000001"},
         slots={**COLLECTED, "complaint_confirmed": True, **slots},
         active_loop="complaint_form", loop_started=1_790_000_000.0,
+        opening_metadata=opening_metadata,
     )  # fmt: skip
 
 
@@ -166,6 +169,30 @@ async def test_a_confirmed_complaint_is_stored_and_routed(
         assert (stored.latitude, stored.longitude) == (-0.91, 100.36)
         assert [p.url for p in stored.photos] == [photo["url"]]
         assert [h.status for h in stored.history] == ["diterima"]
+
+
+async def test_a_photo_sent_with_the_opening_message_is_kept(
+    executor, domain, records_engine
+):
+    photo = {
+        "url": "https://files.example.invalid/p/3.jpg",
+        "content_type": "image/jpeg",
+    }
+    tracker = confirmed_tracker(sender_id=f"telegram:{uuid.uuid4().int % 10**9}")
+    tracker["events"].insert(
+        1,
+        {"event": "user", "text": "lapor jalan rusak", "metadata": {"media": [photo]}},
+    )
+    result = await run_action(executor, "action_submit_complaint", tracker, domain)
+
+    ticket = TICKET_RE.search(texts(result)).group(0)
+    with session_scope(records_engine) as session:
+        stored = session.execute(
+            select(Complaint)
+            .where(Complaint.ticket_number == ticket)
+            .options(selectinload(Complaint.photos))
+        ).scalar_one()
+        assert [p.url for p in stored.photos] == [photo["url"]]
 
 
 async def test_a_flood_complaint_reminds_of_112_in_minang(executor, domain):
