@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, selectinload
 from actions.common import (
     EventList,
     GuardedAction,
+    give_way,
+    interrupts_form,
     language_of,
     local_date,
     send_handoff,
@@ -79,6 +81,15 @@ class ValidateApplicationStatusForm(FormValidationAction):  # type: ignore[misc]
 
     def name(self) -> str:
         return "validate_application_status_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventList:
+        """Give way to cancel, help, a human or an emergency; else validate."""
+        if interrupts_form(tracker, self.form_name()):
+            return give_way(tracker, self.form_name())
+        events: EventList = await super().run(dispatcher, tracker, domain)
+        return events
 
     def validate_registration_number(
         self,

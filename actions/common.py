@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -64,6 +65,49 @@ def shared_location(tracker: Tracker) -> tuple[float, float] | None:
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         return None
     return latitude, longitude
+
+
+# Intents that interrupt a form: the domain's rules cancel the form (deny), hand over
+# (request_human), call 112 (report_emergency) or show the menu (ask_help). A form
+# whose requested slot is filled from free text would otherwise swallow them as an
+# answer, so the validators reject the form's turn for these intents.
+INTERRUPTING_INTENTS = ("deny", "request_human", "report_emergency", "ask_help")
+
+
+_FORM_TURN_ACTIONS = ("action_listen", "action_extract_slots")
+
+
+def interrupts_form(tracker: Tracker, form: str) -> bool:
+    """Return whether the latest message should interrupt ``form`` now.
+
+    Only the form's first run after the message gives way: once another action
+    answered it (``utter_help``, then the form again), the form carries on.
+    """
+    if latest_intent(tracker) not in INTERRUPTING_INTENTS:
+        return False
+
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return True
+        name = event.get("name")
+        if event.get("event") == "action" and name not in (*_FORM_TURN_ACTIONS, form):
+            return False
+    return True
+
+
+def give_way(tracker: Tracker, form: str) -> EventList:
+    """Reject the form's turn and undo what the form took from the interrupting text.
+
+    Rasa fills a free-text slot from the message before the form runs; those values
+    ("batal", "/ask_help") are reset so the form asks for the slot again later.
+    """
+    message = (tracker.latest_message or {}).get("text")
+    resets = [
+        SlotSet(name, None)
+        for name, value in tracker.slots_to_validate().items()
+        if value == message
+    ]
+    return [*resets, ActionExecutionRejected(form)]
 
 
 def human_button(language: str) -> dict[str, str]:

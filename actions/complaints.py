@@ -29,6 +29,8 @@ from actions.common import (
     WIB,
     EventList,
     GuardedAction,
+    give_way,
+    interrupts_form,
     language_of,
     latest_entity,
     local_date,
@@ -134,7 +136,14 @@ class ValidateComplaintForm(FormValidationAction):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventList:
-        """Add the metadata's location and photos, then validate as usual."""
+        """Add the metadata's location and photos, then validate as usual.
+
+        Cancel, help, a human or an emergency reject the form's turn instead, so that
+        the domain's rules for them run.
+        """
+        if interrupts_form(tracker, self.form_name()):
+            return give_way(tracker, self.form_name())
+
         language = language_of(tracker)
         extra: EventList = []
         point = shared_location(tracker)

@@ -231,3 +231,18 @@ async def test_old_failures_do_not_count(executor, domain, application, records_
     )  # fmt: skip
 
     assert "Nurul Chaniago" in texts(result)
+
+
+async def test_batal_cancels_instead_of_being_a_registration_number(executor, domain):
+    tracker = make_tracker(
+        text="batal", intent="deny", active_loop="application_status_form",
+        requested_slot="registration_number",
+        slot_candidates={"registration_number": "batal"},
+    )  # fmt: skip
+    result = await run_action(
+        executor, "validate_application_status_form", tracker, domain
+    )
+
+    assert slot_events(result) == {"registration_number": None}
+    assert result["events"][-1]["event"] == "action_execution_rejected"
+    assert texts(result) == ""

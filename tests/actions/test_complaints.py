@@ -296,3 +296,32 @@ async def test_complaint_status_asks_for_the_ticket(executor, domain):
     result = await run_action(executor, "action_complaint_status", tracker, domain)
 
     assert "nomor tiket" in texts(result)
+
+
+@pytest.mark.parametrize("intent", ["deny", "request_human", "report_emergency"])
+async def test_an_interrupting_message_is_not_taken_as_an_answer(
+    executor, domain, intent
+):
+    result = await validate(
+        executor, domain, requested="location", text="batal", intent=intent,
+        candidates={"location": "batal"},
+    )  # fmt: skip
+
+    assert {"event": "slot", "name": "location", "value": None, "timestamp": None} in (
+        result["events"]
+    )
+    assert result["events"][-1]["event"] == "action_execution_rejected"
+
+
+async def test_after_the_help_text_the_form_carries_on(executor, domain):
+    tracker = make_tracker(
+        text="menu", intent="ask_help", active_loop="complaint_form",
+        requested_slot="location",
+    )  # fmt: skip
+    tracker["events"] += [
+        {"event": "action", "name": "utter_help"},
+        {"event": "action", "name": "complaint_form"},
+    ]
+    result = await run_action(executor, "validate_complaint_form", tracker, domain)
+
+    assert all(e["event"] != "action_execution_rejected" for e in result["events"])
