@@ -104,16 +104,21 @@ class TranscriptMessage(Base):  # type: ignore[misc]
 
 
 class InboxMessage(Base):  # type: ignore[misc]
-    """A resident's message as received, stored before the webhook is acknowledged."""
+    """A resident's message as received, stored before the webhook is acknowledged.
+
+    The webhook only inserts this row (one statement, so the acknowledgement is fast);
+    the router then admits it: creates the conversation on first contact and copies
+    the message into the transcript (``transcript_id``), before anything else.
+    """
 
     __tablename__ = "inbox"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     channel = Column(String(20), nullable=False)
     platform_id = Column(String(100), nullable=False)  # update_id, MessageSid, uuid
-    conversation_id = Column(
-        String(100), ForeignKey("conversations.id"), nullable=False
-    )
+    # No foreign key: the conversation is created when the row is admitted.
+    conversation_id = Column(String(100), nullable=False)
+    transcript_id = Column(Integer)  # None until admitted
     message = Column(JSON, nullable=False)  # the common InboundMessage
     state = Column(String(10), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)

@@ -1,9 +1,10 @@
 """The durable inbox: a resident's message is committed before its webhook is answered.
 
-``accept`` stores the message once (the platform's own id deduplicates it: Telegram's
-update_id, Twilio's MessageSid), adds it to the transcript and publishes it; the router
-then processes the pending rows of each conversation in id order. Rows left pending by
-a stopped gateway are processed when it starts again.
+``accept`` stores the message once, in one INSERT (the platform's own id deduplicates
+it: Telegram's update_id, Twilio's MessageSid). The router then takes the pending rows
+of each conversation in id order and ``admit``s each first (conversation, transcript,
+console event). Rows left pending by a stopped gateway are processed when it starts
+again.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
-from bot.events import EventBus
 from bot.metrics import Metrics
 from bot.pipeline.conversations import add_transcript, get_or_create, message_event
 from bot.pipeline.store import Store
@@ -29,19 +31,17 @@ TRANSCRIPT_KEYS = ("location", "media", "contact")
 class Inbox:
     """Store inbound messages exactly once."""
 
-    def __init__(self, store: Store, events: EventBus, *, metrics: Metrics) -> None:
+    def __init__(self, store: Store, *, metrics: Metrics) -> None:
         self.store = store
-        self.events = events
         self.metrics = metrics
 
     async def accept(self, message: InboundMessage) -> bool:
         """Store ``message``; return False when it was stored before (a duplicate)."""
         try:
-            event = await self.store.run(_store, message)
+            stored = await self.store.run(_insert, message, urgent=True)
         except IntegrityError:
-            # A concurrent delivery of the same update won the unique constraint.
-            event = None
-        if event is None:
+            stored = False  # the unique constraint caught a concurrent delivery
+        if not stored:
             logger.info(
                 "Duplicate %s update %s ignored", message.channel, message.platform_id
             )
@@ -49,39 +49,40 @@ class Inbox:
             return False
 
         self.metrics.inc("messages_in_total", channel=message.channel)
-        await self.events.publish(event)
         return True
 
 
-def _store(session: Session, message: InboundMessage) -> dict[str, Any] | None:
-    seen = (
-        session.query(InboxMessage.id)
-        .filter(
-            InboxMessage.channel == message.channel,
-            InboxMessage.platform_id == message.platform_id,
-        )
-        .first()
-    )
-    if seen is not None:
-        return None
-
-    now = utcnow()
-    conversation = get_or_create(
-        session, message.channel, message.chat_id, display_name=message.sender_name
-    )
-    conversation.last_inbound_at = now
-    conversation.unreachable = False
-    session.add(
-        InboxMessage(
+def _insert(session: Session, message: InboundMessage) -> bool:
+    # One statement: a webhook waits for this commit.
+    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
+    statement = (
+        insert(InboxMessage)
+        .values(
             channel=message.channel,
             platform_id=message.platform_id,
-            conversation_id=conversation.id,
+            conversation_id=message.conversation_id,
             message=message.to_json(),
             state="pending",
             attempts=0,
-            received_at=now,
+            received_at=utcnow(),
         )
+        .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
     )
+    return bool(session.execute(statement).rowcount)
+
+
+def admit(session: Session, row: InboxMessage) -> dict[str, Any]:
+    """Create the conversation on first contact and add the message to the transcript.
+
+    Returns:
+        The console event for the message.
+    """
+    message = InboundMessage.from_json(row.message)
+    conversation = get_or_create(
+        session, message.channel, message.chat_id, display_name=message.sender_name
+    )
+    conversation.last_inbound_at = row.received_at
+    conversation.unreachable = False
     data = {k: getattr(message, k) for k in TRANSCRIPT_KEYS if getattr(message, k)}
     transcript = add_transcript(
         session,
@@ -92,4 +93,6 @@ def _store(session: Session, message: InboundMessage) -> dict[str, Any] | None:
         kind=message.kind,
         data=data or None,
     )
+    transcript.created_at = row.received_at
+    row.transcript_id = transcript.id
     return message_event(transcript, message.channel)

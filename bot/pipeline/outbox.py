@@ -179,19 +179,23 @@ class Outbox:
 
     async def _drain(self, conversation_id: str) -> None:
         prefix = f"Outbox {conversation_id}:"
+        row: dict[str, Any] | None = None
         try:
             while True:
-                self._dirty.discard(conversation_id)
-                row = await self.store.run(_next_pending, conversation_id)
                 if row is None:
-                    if conversation_id in self._dirty:
-                        continue
-                    return
+                    self._dirty.discard(conversation_id)
+                    row = await self.store.run(_next_pending, conversation_id)
+                    if row is None:
+                        if conversation_id in self._dirty:
+                            continue
+                        return
 
                 delay = (row["next_attempt_at"] - utcnow()).total_seconds()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                await self._send_one(prefix, row)
+                row = await self._send_one(prefix, row)
+                if row is None and conversation_id not in self._dirty:
+                    return
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -201,7 +205,10 @@ class Outbox:
         finally:
             self._workers.pop(conversation_id, None)
 
-    async def _send_one(self, prefix: str, row: dict[str, Any]) -> None:
+    async def _send_one(
+        self, prefix: str, row: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Send ``row``; return the conversation's next pending row, if known."""
         channel = self.channels.get(row["channel"])
         started = time.monotonic()
         try:
@@ -210,46 +217,45 @@ class Outbox:
             )
         except Unreachable as exc:
             logger.warning("%s resident unreachable (%s)", prefix, exc)
-            self.metrics.inc(
-                "send_failures_total", channel=row["channel"], kind="blocked"
-            )
-            await self._finish(row, "unreachable", error=str(exc))
+            self._failed(row, "blocked")
+            return await self._finish(row, "unreachable", error=str(exc))
         except RetryLater as exc:
-            await self._retry(prefix, row, exc)
+            return await self._retry(prefix, row, exc)
         except PermanentFailure as exc:
             logger.warning("%s row %s failed for good: %s", prefix, row["id"], exc)
-            self.metrics.inc(
-                "send_failures_total", channel=row["channel"], kind="refused"
-            )
-            await self._finish(row, "failed", error=str(exc))
+            self._failed(row, "refused")
+            return await self._finish(row, "failed", error=str(exc))
         except (SendError, OSError, asyncio.TimeoutError) as exc:
-            await self._retry(prefix, row, RetryLater(str(exc) or type(exc).__name__))
-        else:
-            logger.info("%s row %s sent (%s)", prefix, row["id"], message_id)
-            self.metrics.inc("messages_out_total", channel=row["channel"])
-            self.metrics.observe(
-                "send_latency_seconds",
-                time.monotonic() - started,
-                channel=row["channel"],
-            )
-            received = self._received.pop(row["conversation_id"], None)
-            if received is not None:
-                self.metrics.observe(
-                    "reply_latency_seconds",
-                    time.monotonic() - received,
-                    channel=row["channel"],
-                )
-            await self._finish(row, "sent", platform_message_id=message_id)
+            retry = RetryLater(str(exc) or type(exc).__name__)
+            return await self._retry(prefix, row, retry)
 
-    async def _retry(self, prefix: str, row: dict[str, Any], exc: RetryLater) -> None:
+        logger.info("%s row %s sent (%s)", prefix, row["id"], message_id)
+        channel_name = row["channel"]
+        self.metrics.inc("messages_out_total", channel=channel_name)
+        now = time.monotonic()
+        self.metrics.observe(
+            "send_latency_seconds", now - started, channel=channel_name
+        )
+        received = self._received.pop(row["conversation_id"], None)
+        if received is not None:
+            self.metrics.observe(
+                "reply_latency_seconds", now - received, channel=channel_name
+            )
+        return await self._finish(row, "sent", platform_message_id=message_id)
+
+    def _failed(self, row: dict[str, Any], kind: str) -> None:
+        self.metrics.inc("send_failures_total", channel=row["channel"], kind=kind)
+
+    async def _retry(
+        self, prefix: str, row: dict[str, Any], exc: RetryLater
+    ) -> dict[str, Any] | None:
         attempts = row["attempts"] + 1
-        self.metrics.inc("send_failures_total", channel=row["channel"], kind="retry")
+        self._failed(row, "retry")
         if attempts >= self.settings.outbox_max_attempts:
             logger.warning(
                 "%s row %s gave up after %s attempts", prefix, row["id"], attempts
             )
-            await self._finish(row, "failed", error=f"gave up: {exc}")
-            return
+            return await self._finish(row, "failed", error=f"gave up: {exc}")
 
         wait = backoff(attempts, self.settings)
         if exc.retry_after is not None:
@@ -258,6 +264,7 @@ class Outbox:
             "%s row %s retry %s in %.1f s: %s", prefix, row["id"], attempts, wait, exc
         )
         await self.store.run(_reschedule, row["id"], attempts, wait, str(exc))
+        return {**row, "attempts": attempts, "next_attempt_at": _after(wait)}
 
     async def _finish(
         self,
@@ -266,12 +273,17 @@ class Outbox:
         *,
         error: str | None = None,
         platform_message_id: str | None = None,
-    ) -> None:
-        events = await self.store.run(
+    ) -> dict[str, Any] | None:
+        events, following = await self.store.run(
             _finish_row, row["id"], state, error, platform_message_id
         )
         for event in events:
             await self.events.publish(event)
+        return following
+
+
+def _after(seconds: float) -> datetime:
+    return utcnow() + timedelta(seconds=seconds)
 
 
 def _channel(channel: Channel | None, name: str) -> Channel:
@@ -316,7 +328,7 @@ def _reschedule(
     row = session.get(OutboxMessage, outbox_id)
     row.attempts = attempts
     row.last_error = error[:1000]
-    row.next_attempt_at = utcnow() + timedelta(seconds=wait)
+    row.next_attempt_at = _after(wait)
 
 
 def _finish_row(
@@ -325,7 +337,7 @@ def _finish_row(
     state: str,
     error: str | None,
     platform_message_id: str | None,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     row = session.get(OutboxMessage, outbox_id)
     now: datetime = utcnow()
     rows = [row]
@@ -360,4 +372,5 @@ def _finish_row(
                 "error": error,
             }
         )
-    return events
+    session.flush()
+    return events, _next_pending(session, row.conversation_id)

@@ -39,6 +39,7 @@ from bot.metrics import Metrics
 from bot.pipeline import texts
 from bot.pipeline.conversations import conversation_event, message_event
 from bot.pipeline.handoff import Handoff
+from bot.pipeline.inbox import admit
 from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
 from bot.pipeline.store import Store
@@ -78,6 +79,7 @@ class Turn:
     text: str  # what Rasa gets
     metadata: dict[str, Any]
     local_reply: str | None  # answered by the gateway itself (empty message)
+    events: list[dict[str, Any]]  # to publish: the message, when it was just admitted
 
 
 Interceptor = Callable[[Turn], Awaitable[bool]]
@@ -166,9 +168,14 @@ class Router:
                         continue
                     return
 
-                wait = await self._process(turn)
+                for event in turn.events:
+                    await self.events.publish(event)
+
+                wait, more = await self._process(turn)
                 if wait:
                     await asyncio.sleep(wait)
+                elif not more and conversation_id not in self._dirty:
+                    return
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -191,6 +198,8 @@ class Router:
         if row is None:
             return None
 
+        events = [admit(session, row)] if row.transcript_id is None else []
+        session.flush()
         conversation = session.get(Conversation, conversation_id)
         message = InboundMessage.from_json(row.message)
         text, metadata, local = self._prepare(conversation, message)
@@ -203,6 +212,7 @@ class Router:
             text=text,
             metadata=metadata,
             local_reply=local,
+            events=events,
         )
 
     def _prepare(
@@ -258,20 +268,22 @@ class Router:
         prediction = self.language_identifier.predict(text)
         return str(prediction.language)
 
-    async def _process(self, turn: Turn) -> float:
-        """Handle one row; return how long to wait before the next try (0: go on)."""
+    async def _process(self, turn: Turn) -> tuple[float, bool]:
+        """Handle one row.
+
+        Returns:
+            How long to wait before trying it again (0: it is done), and whether the
+            conversation has more pending rows.
+        """
         for hook in self._interceptors:
             if await hook(turn):
-                await self.store.run(_done, turn.inbox_id)
-                return 0.0
+                return 0.0, await self.store.run(_done, turn.inbox_id)
         if turn.mode in ("waiting", "agent"):
-            await self.store.run(_done, turn.inbox_id)
-            return 0.0
+            return 0.0, await self.store.run(_done, turn.inbox_id)
 
         self.outbox.mark_received(turn.conversation_id)
         if turn.local_reply is not None:
-            await self._finish(turn, [{"text": turn.local_reply}])
-            return 0.0
+            return 0.0, await self._finish(turn, [{"text": turn.local_reply}])
 
         started = time.monotonic()
         try:
@@ -281,12 +293,11 @@ class Router:
                 turn.conversation_id, turn.text, turn.metadata
             )
         except RasaUnavailable as exc:
-            return await self._outage(turn, exc)
+            return await self._outage(turn, exc), True
 
         self.rasa_down_since = None
         self.metrics.observe("rasa_latency_seconds", time.monotonic() - started)
-        await self._finish(turn, replies)
-        return 0.0
+        return 0.0, await self._finish(turn, replies)
 
     async def _outage(self, turn: Turn, exc: RasaUnavailable) -> float:
         if self.rasa_down_since is None:
@@ -322,10 +333,12 @@ class Router:
             self.outbox.wake(turn.conversation_id)
         return wait
 
-    async def _finish(self, turn: Turn, replies: list[dict[str, Any]]) -> None:
+    async def _finish(self, turn: Turn, replies: list[dict[str, Any]]) -> bool:
+        """Mark the row done and queue the replies, in one transaction; return
+        whether more rows of the conversation are pending."""
         language = turn.metadata.get("language")
 
-        def work(session: Session) -> list[dict[str, Any]]:
+        def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
             conversation = session.get(Conversation, turn.conversation_id)
             events: list[dict[str, Any]] = []
             if conversation.mode == "closed":
@@ -343,13 +356,13 @@ class Router:
                         for b in Reply.from_json(raw).buttons
                     ]
             conversation.last_options = options
-            _done(session, turn.inbox_id)
-            return events
+            return events, _done(session, turn.inbox_id)
 
-        events = await self.store.run(work)
+        events, more = await self.store.run(work)
         for event in events:
             await self.events.publish(event)
         self.outbox.wake(turn.conversation_id)
+        return more
 
     def _stage_reply(
         self, session: Session, conversation: Conversation, raw: dict[str, Any]
@@ -376,7 +389,18 @@ class Router:
         return events
 
 
-def _done(session: Session, inbox_id: int) -> None:
+def _done(session: Session, inbox_id: int) -> bool:
+    """Mark the row done; return whether its conversation has more pending rows."""
     row = session.get(InboxMessage, inbox_id)
     row.state = "done"
     row.processed_at = utcnow()
+    session.flush()
+    more = (
+        session.query(InboxMessage.id)
+        .filter(
+            InboxMessage.conversation_id == row.conversation_id,
+            InboxMessage.state == "pending",
+        )
+        .first()
+    )
+    return more is not None

@@ -54,7 +54,7 @@ class Pipeline:
             timeout_s=settings.rasa_timeout_s,
         )
         self.channels: dict[str, Channel] = {}
-        self.inbox = Inbox(self.store, self.events, metrics=self.metrics)
+        self.inbox = Inbox(self.store, metrics=self.metrics)
         self.outbox = Outbox(
             self.store,
             self.channels,

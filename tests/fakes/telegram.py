@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,7 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.latency_s = 0.0  # added to every answer (bench: a realistic round trip)
+        self.listeners: list[Callable[[Call], None]] = []  # told of every call
 
     @property
     def api_url(self) -> str:
@@ -182,8 +184,11 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
 
-        self.calls_log.append(Call(method, params))
+        call = Call(method, params)
+        self.calls_log.append(call)
         self._new_call.set()
+        for listener in self.listeners:
+            listener(call)
         failures = self._failures.get(method)
         if failures:
             failure = failures[0]

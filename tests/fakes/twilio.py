@@ -21,6 +21,7 @@ import base64
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -58,6 +59,7 @@ class FakeTwilio:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.latency_s = 0.0
+        self.listeners: list[Callable[[dict[str, str]], None]] = []  # accepted sends
 
     @property
     def url(self) -> str:
@@ -162,6 +164,8 @@ class FakeTwilio:
 
         record["status"] = 201
         self.messages.append(form)
+        for listener in self.listeners:
+            listener(form)
         sid = "SM" + uuid.uuid4().hex
         now = formatdate(usegmt=True).replace("GMT", "+0000")
         base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"

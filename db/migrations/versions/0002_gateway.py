@@ -48,17 +48,13 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("platform_id", sa.String(length=100), nullable=False),
         sa.Column("conversation_id", sa.String(length=100), nullable=False),
+        sa.Column("transcript_id", sa.Integer(), nullable=True),
         sa.Column("message", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.Column("processed_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["conversation_id"],
-            ["conversations.id"],
-            name=op.f("fk_inbox_conversation_id_conversations"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
         sa.UniqueConstraint(
             "channel", "platform_id", name="uq_inbox_channel_platform_id"

@@ -1,0 +1,363 @@
+"""Throughput and latency of the gateway, next to Rasa alone, with the trained model.
+
+One run, everything on 127.0.0.1:
+
+1. the real Rasa server and action server (``tests.support.servers``) on a seeded
+   scratch database;
+2. Rasa alone: N residents, each sending one message from the evaluation set to Rasa's
+   REST channel, C at a time; latency is request to answer;
+3. the gateway (``python -m bot gateway``, a child process, so that its memory is its
+   own) in front of the same Rasa, with the fake Telegram and Twilio servers receiving
+   its replies: the same N messages, half as Telegram webhooks and half as signed
+   Twilio webhooks, C at a time; latency is webhook post to the first reply arriving
+   at the fake platform; the webhook acknowledgement time is measured alongside.
+
+Targets: gateway throughput >= 0.9 x Rasa alone; webhook acknowledgement p99 <= 25 ms.
+Run: ``.venv/bin/python -m bench.gateway [--messages N] [--concurrency C]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bench.common import REPO, dev_rows, percentile, summary_ms
+from tests.fakes.telegram import Call, FakeTelegram, text_update
+from tests.fakes.twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    WHATSAPP_NUMBER,
+    FakeTwilio,
+    inbound_form,
+    signature,
+)
+from tests.support.servers import MODEL, free_port, make_rasa_stack, prepare_database
+
+WARMUP = 10
+MAX_MESSAGES = 2000  # a bound on one run
+ACK_TARGET_MS = 25.0
+THROUGHPUT_TARGET = 0.9
+REPLY_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Result:
+    """What one load run measured."""
+
+    name: str
+    seconds: float
+    latencies: list[float]
+    acks: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Messages per second."""
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def lines(self) -> list[str]:
+        """Human-readable lines."""
+        out = [
+            (
+                f"{self.name}: {self.rate:6.1f} msg/s over {self.seconds:5.1f} s, "
+                f"{self.failures} failed"
+            ),
+            f"  reply latency   {summary_ms(self.latencies)}",
+        ]
+        if self.acks:
+            out.append(f"  webhook ack     {summary_ms(self.acks)}")
+        return out
+
+
+def phrases(count: int) -> list[str]:
+    """``count`` resident messages from the evaluation set, repeated as needed."""
+    texts = [row["text"] for row in dev_rows()]
+    return [texts[i % len(texts)] for i in range(count)]
+
+
+async def rasa_alone(url: str, texts: list[str], *, concurrency: int) -> Result:
+    """Each text from a new sender straight to Rasa's REST channel."""
+    latencies: list[float] = []
+    failures = 0
+    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+    for item in enumerate(texts):
+        queue.put_nowait(item)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while not queue.empty():
+            index, text = queue.get_nowait()
+            body = {
+                "sender": f"bench-rasa-{index}",
+                "message": text,
+                "metadata": {"channel": "bench"},
+            }
+            started = time.perf_counter()
+            try:
+                async with session.post(f"{url}/webhooks/rest/webhook", json=body) as r:
+                    await r.read()
+                    ok = r.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - started)
+            else:
+                failures += 1
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return Result(
+        "Rasa alone (REST channel)",
+        time.perf_counter() - started,
+        latencies,
+        failures=failures,
+    )
+
+
+class Replies:
+    """Wait for the first reply to each resident at the fake platforms."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, asyncio.Future[float]] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def expect(self, chat: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiters[chat] = future
+        return future
+
+    def arrived(self, chat: str) -> None:
+        self.counts[chat] += 1
+        future = self._waiters.pop(chat, None)
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
+
+    def on_telegram(self, call: Call) -> None:
+        if call.method == "sendMessage":
+            self.arrived(f"tg:{call.params.get('chat_id')}")
+
+    def on_twilio(self, form: dict[str, str]) -> None:
+        self.arrived(f"wa:{form.get('To', '').removeprefix('whatsapp:')}")
+
+
+def resident(index: int, tag: str) -> str:
+    """The chat of message ``index``: even ones on Telegram, odd ones on WhatsApp."""
+    offset = 1_000_000 if tag == "warmup" else 0
+    if index % 2 == 0:
+        return f"tg:{700_000_000 + offset + index}"
+    return f"wa:+62812{offset + index:07d}"
+
+
+async def through_gateway(
+    gateway_url: str,
+    texts: list[str],
+    *,
+    concurrency: int,
+    replies: Replies,
+    tag: str,
+) -> Result:
+    """Each text from a new resident, alternating Telegram and WhatsApp webhooks."""
+    latencies: list[float] = []
+    acks: list[float] = []
+    failures = 0
+    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+    for item in enumerate(texts):
+        queue.put_nowait(item)
+
+    async def post(session: aiohttp.ClientSession, chat: str, text: str) -> None:
+        kind, _, chat_id = chat.partition(":")
+        if kind == "tg":
+            update = text_update(int(chat_id), chat_id=int(chat_id), text=text)
+            async with session.post(
+                f"{gateway_url}/webhooks/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "bench-secret"},
+            ) as response:
+                await response.read()
+                response.raise_for_status()
+            return
+        form = inbound_form(phone=chat_id, body=text)
+        url = f"{gateway_url}/webhooks/whatsapp"
+        async with session.post(
+            url, data=form, headers={"X-Twilio-Signature": signature(url, form)}
+        ) as response:
+            await response.read()
+            response.raise_for_status()
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while not queue.empty():
+            index, text = queue.get_nowait()
+            chat = resident(index, tag)
+            waiter = replies.expect(chat)
+            started = time.perf_counter()
+            try:
+                await post(session, chat, text)
+                acks.append(time.perf_counter() - started)
+                arrived = await asyncio.wait_for(waiter, REPLY_TIMEOUT_S)
+                latencies.append(arrived - started)
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                failures += 1
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return Result(
+        "Gateway (webhook -> Rasa -> platform)",
+        time.perf_counter() - started,
+        latencies,
+        acks=acks,
+        failures=failures,
+    )
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """Resident and peak resident memory of ``pid`` in KiB (Linux /proc)."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(value.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+async def start_gateway(
+    folder: Path,
+    *,
+    rasa_url: str,
+    action_url: str,
+    telegram: FakeTelegram,
+    twilio: FakeTwilio,
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Run ``python -m bot gateway`` against the fakes; return it and its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "TWILIO_", "REDIS_URL", "PUBLIC_URL"))
+    }
+    env.update(
+        PYTHONPATH=str(REPO),
+        PORT=str(port),
+        PUBLIC_URL=url,
+        DATABASE_URL=f"sqlite:///{folder / 'gateway.db'}",
+        RASA_URL=rasa_url,
+        ACTION_SERVER_URL=f"{action_url}/webhook",
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_API_URL=telegram.api_url,
+        TELEGRAM_WEBHOOK_SECRET="bench-secret",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_WHATSAPP_NUMBER=WHATSAPP_NUMBER,
+        TWILIO_API_URL=twilio.url,
+        LOG_LEVEL="WARNING",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "gateway",
+        cwd=folder,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=(folder / "gateway.log").open("wb"),
+    )
+    async with aiohttp.ClientSession() as session:
+        for _ in range(240):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return process, url
+            await asyncio.sleep(0.25)
+    process.kill()
+    raise RuntimeError(f"The gateway did not start; see {folder / 'gateway.log'}.")
+
+
+async def run(messages: int, concurrency: int) -> int:
+    """Run both loads and print the figures; return 1 when a target is missed."""
+    if not MODEL.exists():
+        print(f"{MODEL} is missing: train it first (make model).")
+        return 1
+    messages = min(messages, MAX_MESSAGES)
+    texts = phrases(messages)
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        folder = Path(tmp)
+        database_url = f"sqlite:///{folder / 'records.db'}"
+        prepare_database(database_url)
+        stack = make_rasa_stack(database_url=database_url, log_dir=folder)
+        print("Starting the Rasa server and the action server ...", flush=True)
+        await asyncio.to_thread(stack.start)
+        try:
+            await rasa_alone(stack.rasa_url, phrases(WARMUP), concurrency=concurrency)
+            alone = await rasa_alone(stack.rasa_url, texts, concurrency=concurrency)
+            async with FakeTelegram() as telegram, FakeTwilio() as twilio:
+                replies = Replies()
+                telegram.listeners.append(replies.on_telegram)
+                twilio.listeners.append(replies.on_twilio)
+                process, url = await start_gateway(
+                    folder,
+                    rasa_url=stack.rasa_url,
+                    action_url=stack.action_url,
+                    telegram=telegram,
+                    twilio=twilio,
+                )
+                try:
+                    await through_gateway(
+                        url,
+                        phrases(WARMUP),
+                        concurrency=concurrency,
+                        replies=replies,
+                        tag="warmup",
+                    )
+                    gateway = await through_gateway(
+                        url, texts, concurrency=concurrency, replies=replies, tag="run"
+                    )
+                    rss, peak = memory_kib(process.pid)
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    await process.wait()
+        finally:
+            await asyncio.to_thread(stack.stop)
+
+    ratio = gateway.rate / alone.rate if alone.rate else 0.0
+    ack_p99 = percentile([a * 1000 for a in gateway.acks], 0.99) if gateway.acks else 0
+    print(f"\n{messages} messages, {concurrency} at a time, one resident each\n")
+    for line in [*alone.lines(), *gateway.lines()]:
+        print(line)
+    print(f"  gateway memory  RSS {rss / 1024:.0f} MiB (peak {peak / 1024:.0f} MiB)")
+    print(
+        f"\nthroughput ratio {ratio:.2f} (target >= {THROUGHPUT_TARGET}): "
+        f"{'met' if ratio >= THROUGHPUT_TARGET else 'MISSED'}"
+    )
+    print(
+        f"webhook ack p99 {ack_p99:.1f} ms (target <= {ACK_TARGET_MS:.0f} ms): "
+        f"{'met' if ack_p99 <= ACK_TARGET_MS else 'MISSED'}"
+    )
+    met = ratio >= THROUGHPUT_TARGET and ack_p99 <= ACK_TARGET_MS
+    return 0 if met and not gateway.failures else 1
+
+
+def main() -> None:
+    """Parse the arguments and run."""
+    parser = argparse.ArgumentParser(prog="python -m bench.gateway")
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(run(args.messages, args.concurrency)))
+
+
+if __name__ == "__main__":
+    main()
