@@ -7,6 +7,8 @@ Pipeline order:
 2. the tokenizer, featurizers, DIET, `EntitySynonymMapper`;
 3. `NumberEntityExtractor`: registration numbers, ticket numbers and NIKs by pattern, in
    their canonical form, replacing whatever DIET found for those three entities;
+   `EntityValueFilter`: drops `document`, `request_type` and `complaint_category`
+   values that are not in the taxonomy (a word no synonym mapped);
 4. `OriginalTextRestorer`: puts the text the user typed back into the message and maps
    entity offsets (and the values of free-text entities such as `location`) onto it;
 5. `LanguageIdentifier`: `language` in the parse output and a `language` entity.
@@ -205,6 +207,55 @@ class NumberEntityExtractor(_ProjectComponent):
                 )
             ]
             message.set(ENTITIES, kept + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
+)
+class EntityValueFilter(GraphComponent):  # type: ignore[misc]
+    """Drop entities of a closed set whose value is not one of the set's values.
+
+    DIET sometimes tags a word such as `surat` as a `document` that no synonym maps to a
+    value of the taxonomy; such an entity would only fill a slot with a value that no
+    action understands. Config: `allowed: {entity: [value, ...]}`.
+    """
+
+    def __init__(self, allowed: dict[str, list[str]]) -> None:
+        """Keep only `allowed[entity]` values for each listed entity."""
+        self._allowed = {
+            entity: frozenset(values) for entity, values in allowed.items()
+        }
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """No entity is restricted unless the config lists it."""
+        return {"allowed": {}}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EntityValueFilter:
+        """Create the filter from its config."""
+        return cls(dict(config["allowed"]))
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Remove the entities whose value is outside their entity's set."""
+        for message in messages:
+            entities = message.get(ENTITIES) or []
+            kept = [
+                entity
+                for entity in entities
+                if entity.get(ENTITY_ATTRIBUTE_TYPE) not in self._allowed
+                or entity.get(ENTITY_ATTRIBUTE_VALUE)
+                in self._allowed[entity[ENTITY_ATTRIBUTE_TYPE]]
+            ]
+            if len(kept) != len(entities):
+                message.set(ENTITIES, kept, add_to_output=True)
         return messages
 
 

@@ -180,6 +180,15 @@ def score_taxonomy(rows: list[Row], parsed: list[Parsed]) -> dict[str, Any]:
         for r, p in pairs
         if r.intent != p.intent
     ]
+    entity_errors = [
+        {
+            "text": r.text,
+            "expected": dict(sorted(r.entities.items())),
+            "predicted": sorted(p.entities),
+        }
+        for r, p in pairs
+        if set(r.entities.items()) != p.entities
+    ]
     return {
         "n": len(rows),
         "intent_accuracy": accuracy,
@@ -191,6 +200,7 @@ def score_taxonomy(rows: list[Row], parsed: list[Parsed]) -> dict[str, Any]:
         ],
         "language_accuracy": language,
         "errors": errors,
+        "entity_errors": entity_errors,
     }
 
 
@@ -276,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_report(figures))
     if arguments.errors:
-        for row in figures.get("errors", figures.get("missed", [])):
-            print("  ", json.dumps(row, ensure_ascii=False))
+        for key in ("errors", "entity_errors", "missed"):
+            for row in figures.get(key, []):
+                print(f"  {key}:", json.dumps(row, ensure_ascii=False))
     if arguments.json:
         arguments.json.write_text(
             json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

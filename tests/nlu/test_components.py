@@ -10,6 +10,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from nlu.components import (
     ChatNormalizer,
+    EntityValueFilter,
     LanguageIdentifier,
     NumberEntityExtractor,
     OriginalTextRestorer,
@@ -109,6 +110,24 @@ def test_number_extractor_replaces_diet_numbers_with_one_canonical_entity():
 
     assert [(e["entity"], e["value"]) for e in message.get(ENTITIES)] == [
         ("registration_number", "DKP-2026-000123")
+    ]
+
+
+def test_entity_value_filter_drops_values_outside_the_taxonomy():
+    text = "urus surat pindah, surat apa aja"
+    entities = [
+        {**_entity(text, "surat pindah", "document"), "value": "surat_pindah"},
+        {**_entity(text, "surat apa", "document"), "value": "surat"},
+        _entity(text, "aja", "location"),
+    ]
+    message = Message({TEXT: text, ENTITIES: entities})
+    component = EntityValueFilter({"document": ["surat_pindah", "kk"]})
+
+    (message,) = component.process([message])
+
+    assert [(e["entity"], e["value"]) for e in message.get(ENTITIES)] == [
+        ("document", "surat_pindah"),
+        ("location", "aja"),
     ]
 
 
