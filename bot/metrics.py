@@ -121,6 +121,8 @@ def gateway_metrics() -> Metrics:
         ),
         ("rasa_latency_seconds", "histogram", "Time Rasa took to answer a message."),
         ("webhook_latency_seconds", "histogram", "Time to store and acknowledge."),
+        ("inbox_store_seconds", "histogram", "Time to commit an inbound message."),
+        ("send_latency_seconds", "histogram", "Time of one platform send."),
         ("reply_latency_seconds", "histogram", "From receipt to the first reply sent."),
         ("queue_depth", "gauge", "Pending inbox and outbox rows."),
     ]:

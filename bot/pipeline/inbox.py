@@ -10,6 +10,7 @@ again.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,10 +38,12 @@ class Inbox:
 
     async def accept(self, message: InboundMessage) -> bool:
         """Store ``message``; return False when it was stored before (a duplicate)."""
+        started = time.monotonic()
         try:
             stored = await self.store.run(_insert, message, urgent=True)
         except IntegrityError:
             stored = False  # the unique constraint caught a concurrent delivery
+        self.metrics.observe("inbox_store_seconds", time.monotonic() - started)
         if not stored:
             logger.info(
                 "Duplicate %s update %s ignored", message.channel, message.platform_id
