@@ -134,6 +134,8 @@ def make_rasa_stack(
         "DATABASE_URL": database_url,
         "ACTION_SERVER_URL": f"{action_url}/webhook",
         "PYTHONPATH": str(REPO),
+        # rasa-sdk 3.6 has no --interface option; Sanic reads the host from here.
+        "SANIC_HOST": "127.0.0.1",
     }
     rasa_bin = str(VENV_BIN / "rasa")
     actions = ManagedProcess(
