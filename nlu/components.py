@@ -8,7 +8,8 @@ Pipeline order:
 3. `NumberEntityExtractor`: registration numbers, ticket numbers and NIKs by pattern, in
    their canonical form, replacing whatever DIET found for those three entities;
    `EntityValueFilter`: drops `document`, `request_type` and `complaint_category`
-   values that are not in the taxonomy (a word no synonym mapped);
+   values that are not in the taxonomy (a word no synonym mapped), and entities the
+   predicted intent does not take (a `document` in a status question);
 4. `OriginalTextRestorer`: puts the text the user typed back into the message and maps
    entity offsets (and the values of free-text entities such as `location`) onto it;
 5. `LanguageIdentifier`: `language` in the parse output and a `language` entity.
@@ -36,6 +37,8 @@ from rasa.shared.nlu.constants import (
     ENTITY_ATTRIBUTE_TYPE,
     ENTITY_ATTRIBUTE_VALUE,
     EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
@@ -214,23 +217,41 @@ class NumberEntityExtractor(_ProjectComponent):
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
 class EntityValueFilter(GraphComponent):  # type: ignore[misc]
-    """Drop entities of a closed set whose value is not one of the set's values.
+    """Keep the entities the taxonomy allows: known values, and the intent's entities.
 
     DIET sometimes tags a word such as `surat` as a `document` that no synonym maps to a
-    value of the taxonomy; such an entity would only fill a slot with a value that no
-    action understands. Config: `allowed: {entity: [value, ...]}`.
+    value of the taxonomy, or finds a `document` in a status question whose answer does
+    not depend on it; such entities would only fill slots with values no action uses.
+
+    Config:
+        allowed: `{entity: [value, ...]}`: other values of these entities are dropped.
+        by_intent: `{intent: [entity, ...]}`: when one of these intents is predicted,
+            the entities named in `scoped` but not in its list are dropped. Other
+            intents (greet, affirm, a fallback, an answer inside a form) keep every
+            entity, and entities outside `scoped` (the exact numbers) are never dropped.
+        scoped: the entities `by_intent` applies to.
     """
 
-    def __init__(self, allowed: dict[str, list[str]]) -> None:
-        """Keep only `allowed[entity]` values for each listed entity."""
+    def __init__(
+        self,
+        allowed: dict[str, list[str]],
+        by_intent: dict[str, list[str]] | None = None,
+        scoped: list[str] | None = None,
+    ) -> None:
+        """Create the filter (see the class docstring for the arguments)."""
         self._allowed = {
             entity: frozenset(values) for entity, values in allowed.items()
         }
+        self._by_intent = {
+            intent: frozenset(entities)
+            for intent, entities in (by_intent or {}).items()
+        }
+        self._scoped = frozenset(scoped or ())
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """No entity is restricted unless the config lists it."""
-        return {"allowed": {}}
+        """Nothing is filtered unless the config says so."""
+        return {"allowed": {}, "by_intent": {}, "scoped": []}
 
     @classmethod
     def create(
@@ -241,19 +262,28 @@ class EntityValueFilter(GraphComponent):  # type: ignore[misc]
         execution_context: ExecutionContext,
     ) -> EntityValueFilter:
         """Create the filter from its config."""
-        return cls(dict(config["allowed"]))
+        return cls(
+            dict(config["allowed"]),
+            dict(config["by_intent"]),
+            list(config["scoped"]),
+        )
+
+    def _keeps(self, entity: dict[str, Any], intent: str | None) -> bool:
+        name = entity.get(ENTITY_ATTRIBUTE_TYPE)
+        if name in self._allowed and (
+            entity.get(ENTITY_ATTRIBUTE_VALUE) not in self._allowed[name]
+        ):
+            return False
+        if name in self._scoped and intent in self._by_intent:
+            return name in self._by_intent[intent]
+        return True
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Remove the entities whose value is outside their entity's set."""
+        """Remove the entities the taxonomy does not allow here."""
         for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             entities = message.get(ENTITIES) or []
-            kept = [
-                entity
-                for entity in entities
-                if entity.get(ENTITY_ATTRIBUTE_TYPE) not in self._allowed
-                or entity.get(ENTITY_ATTRIBUTE_VALUE)
-                in self._allowed[entity[ENTITY_ATTRIBUTE_TYPE]]
-            ]
+            kept = [entity for entity in entities if self._keeps(entity, intent)]
             if len(kept) != len(entities):
                 message.set(ENTITIES, kept, add_to_output=True)
         return messages

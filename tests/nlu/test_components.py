@@ -131,6 +131,29 @@ def test_entity_value_filter_drops_values_outside_the_taxonomy():
     ]
 
 
+def test_entity_value_filter_keeps_only_the_entities_of_the_predicted_intent():
+    text = "status pengajuan KTP sy DKP-2026-000123"
+    entities = [
+        {**_entity(text, "KTP", "document"), "value": "ktp_el"},
+        _entity(text, "DKP-2026-000123", "registration_number"),
+    ]
+    component = EntityValueFilter(
+        {"document": ["ktp_el"]},
+        by_intent={"check_application_status": [], "ask_fee": ["document"]},
+        scoped=["document", "location"],
+    )
+
+    def kept(intent: str) -> list[str]:
+        message = Message({TEXT: text, ENTITIES: entities, "intent": {"name": intent}})
+        (message,) = component.process([message])
+        return [e["entity"] for e in message.get(ENTITIES)]
+
+    assert kept("check_application_status") == ["registration_number"]
+    assert kept("ask_fee") == ["document", "registration_number"]
+    # An intent without a list (an answer inside a form, a fallback) keeps everything.
+    assert kept("nlu_fallback") == ["document", "registration_number"]
+
+
 def test_intent_payloads_are_left_to_rasa():
     message = Message({TEXT: "/share_location"})
 
