@@ -32,6 +32,7 @@ DEFAULT_EXPECTED_WAIT_MIN = 10  # minutes told to a resident waiting for staff
 DEFAULT_RETRY_BASE_S = 1.0  # first backoff of the inbox and outbox retries
 DEFAULT_RETRY_MAX_S = 60.0  # backoff cap
 DEFAULT_OUTBOX_MAX_ATTEMPTS = 8
+DEFAULT_SWEEP_INTERVAL_S = 5.0  # pending rows without a task are picked up this often
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HOURS_RE = re.compile(
@@ -149,6 +150,7 @@ class Settings:
     retry_base_s: float = DEFAULT_RETRY_BASE_S
     retry_max_s: float = DEFAULT_RETRY_MAX_S
     outbox_max_attempts: int = DEFAULT_OUTBOX_MAX_ATTEMPTS
+    sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S
     log_level: str = "INFO"
     log_level_libraries: str = "WARNING"
 

@@ -11,7 +11,7 @@ the delivery statuses the platforms report.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -103,7 +103,24 @@ class TranscriptMessage(Base):  # type: ignore[misc]
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class InboxMessage(Base):  # type: ignore[misc]
+class Leased:
+    """A row that one gateway process at a time works on (inbox and outbox rows)."""
+
+    lease_owner: Any
+    lease_until: Any
+
+    def take_lease(self, owner: str, seconds: float) -> bool:
+        """Lease the row to ``owner`` for ``seconds``; False while another holds it."""
+        now = utcnow()
+        held = self.lease_until is not None and self.lease_until > now
+        if held and self.lease_owner != owner:
+            return False
+        self.lease_owner = owner
+        self.lease_until = now + timedelta(seconds=seconds)
+        return True
+
+
+class InboxMessage(Base, Leased):  # type: ignore[misc]
     """A resident's message as received, stored before the webhook is acknowledged.
 
     The webhook only inserts this row (one statement, so the acknowledgement is fast);
@@ -123,6 +140,9 @@ class InboxMessage(Base):  # type: ignore[misc]
     state = Column(String(10), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
+    # The gateway process working on the row, until when (several gateways).
+    lease_owner = Column(String(40))
+    lease_until = Column(UTCDateTime())
     received_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     processed_at = Column(UTCDateTime())
 
@@ -132,7 +152,7 @@ class InboxMessage(Base):  # type: ignore[misc]
     )
 
 
-class OutboxMessage(Base):  # type: ignore[misc]
+class OutboxMessage(Base, Leased):  # type: ignore[misc]
     """One platform send (a reply already split to the platform's limit)."""
 
     __tablename__ = "outbox"
@@ -148,6 +168,8 @@ class OutboxMessage(Base):  # type: ignore[misc]
     state = Column(String(12), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    lease_owner = Column(String(40))
+    lease_until = Column(UTCDateTime())
     last_error = Column(Text)
     platform_message_id = Column(String(100), index=True)
     delivery_status = Column(String(20))  # the platform's last word: delivered, read...

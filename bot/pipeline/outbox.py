@@ -38,6 +38,7 @@ from db.gateway import Conversation, OutboxMessage, TranscriptMessage, utcnow
 logger = logging.getLogger(__name__)
 
 RETRY_SLACK_S = 0.5  # added to a platform's retry_after
+SEND_LEASE_S = 60.0  # a row is another gateway process's to send for this long
 
 
 def backoff(attempts: int, settings: Settings) -> float:
@@ -56,8 +57,10 @@ class Outbox:
         *,
         settings: Settings,
         metrics: Metrics,
+        owner: str,
     ) -> None:
         self.store = store
+        self.owner = owner
         self.channels = channels
         self.events = events
         self.settings = settings
@@ -184,7 +187,9 @@ class Outbox:
             while True:
                 if row is None:
                     self._dirty.discard(conversation_id)
-                    row = await self.store.run(_next_pending, conversation_id)
+                    row = await self.store.run(
+                        _next_pending, conversation_id, self.owner
+                    )
                     if row is None:
                         if conversation_id in self._dirty:
                             continue
@@ -263,7 +268,9 @@ class Outbox:
         logger.info(
             "%s row %s retry %s in %.1f s: %s", prefix, row["id"], attempts, wait, exc
         )
-        await self.store.run(_reschedule, row["id"], attempts, wait, str(exc))
+        await self.store.run(
+            _reschedule, row["id"], attempts, wait, str(exc), self.owner
+        )
         return {**row, "attempts": attempts, "next_attempt_at": _after(wait)}
 
     async def _finish(
@@ -275,7 +282,7 @@ class Outbox:
         platform_message_id: str | None = None,
     ) -> dict[str, Any] | None:
         events, following = await self.store.run(
-            _finish_row, row["id"], state, error, platform_message_id
+            _finish_row, row["id"], state, error, platform_message_id, self.owner
         )
         for event in events:
             await self.events.publish(event)
@@ -292,7 +299,9 @@ def _channel(channel: Channel | None, name: str) -> Channel:
     return channel
 
 
-def _next_pending(session: Session, conversation_id: str) -> dict[str, Any] | None:
+def _next_pending(
+    session: Session, conversation_id: str, owner: str
+) -> dict[str, Any] | None:
     row = (
         session.query(OutboxMessage)
         .filter(
@@ -300,10 +309,12 @@ def _next_pending(session: Session, conversation_id: str) -> dict[str, Any] | No
             OutboxMessage.state == "pending",
         )
         .order_by(OutboxMessage.id)
+        .with_for_update()
         .first()
     )
-    if row is None:
-        return None
+    wait = (row.next_attempt_at - utcnow()).total_seconds() if row else 0.0
+    if row is None or not row.take_lease(owner, max(0.0, wait) + SEND_LEASE_S):
+        return None  # nothing to send, or another gateway process sends it
 
     conversation = session.get(Conversation, conversation_id)
     last_inbound = conversation.last_inbound_at if conversation else None
@@ -323,12 +334,18 @@ def _next_pending(session: Session, conversation_id: str) -> dict[str, Any] | No
 
 
 def _reschedule(
-    session: Session, outbox_id: int, attempts: int, wait: float, error: str
+    session: Session,
+    outbox_id: int,
+    attempts: int,
+    wait: float,
+    error: str,
+    owner: str,
 ) -> None:
     row = session.get(OutboxMessage, outbox_id)
     row.attempts = attempts
     row.last_error = error[:1000]
     row.next_attempt_at = _after(wait)
+    row.take_lease(owner, wait + SEND_LEASE_S)
 
 
 def _finish_row(
@@ -337,6 +354,7 @@ def _finish_row(
     state: str,
     error: str | None,
     platform_message_id: str | None,
+    owner: str,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     row = session.get(OutboxMessage, outbox_id)
     now: datetime = utcnow()
@@ -373,4 +391,4 @@ def _finish_row(
             }
         )
     session.flush()
-    return events, _next_pending(session, row.conversation_id)
+    return events, _next_pending(session, row.conversation_id, owner)

@@ -47,6 +47,7 @@ from db.gateway import Conversation, InboxMessage, utcnow
 
 logger = logging.getLogger(__name__)
 
+LEASE_MARGIN_S = 30.0  # beyond the Rasa timeout, before another process may take over
 MAX_RASA_TEXT = 2000  # characters forwarded to Rasa; the transcript keeps all
 LANGUAGE_MIN_CONFIDENCE = 0.6
 _NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -98,6 +99,7 @@ class Router:
         events: EventBus,
         settings: Settings,
         metrics: Metrics,
+        owner: str,
     ) -> None:
         self.store = store
         self.rasa = rasa
@@ -112,6 +114,9 @@ class Router:
         self._stopping = False
         self.rasa_down_since: float | None = None
         self._interceptors: list[Interceptor] = []
+        self.owner = owner
+        # A row is leased for one Rasa call and a margin; an outage extends it.
+        self._lease_s = settings.rasa_timeout_s + LEASE_MARGIN_S
 
     def add_interceptor(self, hook: Interceptor) -> None:
         """Let ``hook(turn)`` see each turn first; when it returns True the hook has
@@ -193,10 +198,11 @@ class Router:
                 InboxMessage.state == "pending",
             )
             .order_by(InboxMessage.id)
+            .with_for_update()
             .first()
         )
-        if row is None:
-            return None
+        if row is None or not row.take_lease(self.owner, self._lease_s):
+            return None  # nothing to do, or another gateway process is on it
 
         events = [admit(session, row)] if row.transcript_id is None else []
         session.flush()
@@ -317,6 +323,7 @@ class Router:
             row = session.get(InboxMessage, turn.inbox_id)
             row.attempts = attempts
             row.last_error = str(exc)[:1000]
+            row.take_lease(self.owner, wait + self._lease_s)
             conversation = session.get(Conversation, turn.conversation_id)
             if conversation.outage_notified:
                 return None

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import Channel, InboundMessage, Json
@@ -31,8 +34,6 @@ from db.gateway import DeliveryStatus, InboxMessage, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-SWEEP_INTERVAL_S = 5.0  # how often pending rows without a task are picked up again
-
 
 class Pipeline:
     """Every part of the gateway except HTTP."""
@@ -45,6 +46,8 @@ class Pipeline:
         events: EventBus | None = None,
     ) -> None:
         self.settings = settings
+        # Which process leases inbox and outbox rows (several gateways, one database).
+        self.owner = f"{socket.gethostname()[:20]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.metrics: Metrics = gateway_metrics()
         self.store = store or Store.from_url(settings.database_url)
         self.events = events or make_event_bus(settings.redis_url or None)
@@ -61,6 +64,7 @@ class Pipeline:
             self.events,
             settings=settings,
             metrics=self.metrics,
+            owner=self.owner,
         )
         self.handoff = Handoff(
             self.store, self.outbox, self.events, rasa=self.rasa, settings=settings
@@ -73,6 +77,7 @@ class Pipeline:
             events=self.events,
             settings=settings,
             metrics=self.metrics,
+            owner=self.owner,
         )
         self._sweeper: asyncio.Task[None] | None = None
         self._depths: dict[Labels, float] = {}
@@ -159,6 +164,7 @@ class Pipeline:
             await channel.stop()
         await self.router.stop()
         await self.outbox.stop()
+        await self.store.run(_release_leases, self.owner)
         await self.rasa.stop()
         await self.events.stop()
         self.started = False
@@ -166,7 +172,7 @@ class Pipeline:
 
     async def _sweep(self) -> None:
         while True:
-            await asyncio.sleep(SWEEP_INTERVAL_S)
+            await asyncio.sleep(self.settings.sweep_interval_s)
             try:
                 await self.router.resume()
                 await self.outbox.resume()
@@ -223,3 +229,14 @@ class Pipeline:
             return False
         finally:
             await client.close()
+
+
+def _release_leases(session: Session, owner: str) -> None:
+    # A stopped process hands its pending rows over at once instead of at lease end.
+    for model in (InboxMessage, OutboxMessage):
+        session.execute(
+            update(model)
+            .where(model.lease_owner == owner, model.state == "pending")
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )

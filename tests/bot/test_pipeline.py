@@ -199,3 +199,19 @@ def test_split_text_prefers_sentence_then_word_boundaries() -> None:
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
     assert split_text("a" * 100, 30) == ["a" * 30, "a" * 30, "a" * 30, "a" * 10]
     assert split_text("", 10) == [""]
+
+
+async def test_two_gateways_on_one_database_process_a_message_once(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.delay_s = 0.8  # the row stays pending while the other process sweeps
+    first = await make_gateway(sweep_interval_s=0.05)
+    await make_gateway(sweep_interval_s=0.05)
+
+    await first.post_telegram(text_update(1, chat_id=1001, text="satu kali saja"))
+    await first.post_telegram(text_update(2, chat_id=1001, text="dua"))
+
+    await fake_telegram.wait_for("sendMessage", count=2)
+    await asyncio.sleep(1.0)
+    assert fake_rasa.texts("telegram:1001") == ["satu kali saja", "dua"]
+    assert fake_telegram.sent_texts(1001) == ["echo: satu kali saja", "echo: dua"]
