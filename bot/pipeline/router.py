@@ -209,6 +209,9 @@ class Router:
         conversation = session.get(Conversation, conversation_id)
         message = InboundMessage.from_json(row.message)
         text, metadata, local = self._prepare(conversation, message)
+        if metadata.get("language"):
+            # Known before Rasa answers, so that even an outage notice fits it.
+            conversation.language = metadata["language"]
         return Turn(
             inbox_id=row.id,
             conversation_id=conversation_id,
@@ -343,8 +346,6 @@ class Router:
     async def _finish(self, turn: Turn, replies: list[dict[str, Any]]) -> bool:
         """Mark the row done and queue the replies, in one transaction; return
         whether more rows of the conversation are pending."""
-        language = turn.metadata.get("language")
-
         def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
             conversation = session.get(Conversation, turn.conversation_id)
             events: list[dict[str, Any]] = []
@@ -352,8 +353,6 @@ class Router:
                 conversation.mode = "bot"
                 events.append(conversation_event(conversation))
             conversation.outage_notified = False
-            if language:
-                conversation.language = language
             options: list[dict[str, str]] | None = None
             for raw in replies:
                 events.extend(self._stage_reply(session, conversation, raw))

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.channels.base import split_text
 from bot.pipeline import texts
-from db.gateway import InboxMessage, TranscriptMessage
+from db.gateway import Conversation, InboxMessage, TranscriptMessage
 from tests.bot.conftest import MakeGateway, eventually, rows
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram import FakeTelegram, photo_update, text_update
@@ -49,21 +49,37 @@ async def test_minang_resident_gets_the_outage_notice_in_minang(
     make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
 ) -> None:
     gateway = await make_gateway()
+    await fake_rasa.stop_serving()
+
     await gateway.post_telegram(
         text_update(1, chat_id=1001, text="ambo nio mambuek KTP baru, baa caronyo?")
     )
     await fake_telegram.wait_for("sendMessage")
-    if gateway.pipeline.router.language_identifier is None:
-        return  # nlu.langid not committed yet: no language to answer in
-
-    await fake_rasa.stop_serving()
-    await gateway.post_telegram(text_update(2, chat_id=1001, text="dima kantor e?"))
+    await fake_rasa.start_serving()
     await fake_telegram.wait_for("sendMessage", count=2)
 
-    assert fake_telegram.sent_texts(1001)[1].startswith(
+    assert fake_telegram.sent_texts(1001)[0].startswith(
         "Maaf, sistem sadang ado gangguan"
     )
     assert fake_rasa.received[0]["metadata"]["language"] == "min"
+
+
+async def test_indonesian_message_is_forwarded_with_its_language(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await make_gateway()
+
+    await gateway.post_telegram(
+        text_update(1, chat_id=1001, text="saya mau bikin KTP baru, gimana caranya?")
+    )
+    await gateway.post_telegram(text_update(2, chat_id=1001, text="🙏"))
+    await fake_telegram.wait_for("sendMessage", count=2)
+
+    first, emoji = fake_rasa.received
+    assert first["metadata"]["language"] == "id"
+    assert "language" not in emoji["metadata"]  # no words: no guess
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.language == "id"
 
 
 async def test_action_server_down_empty_reply_is_an_outage(
