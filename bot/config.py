@@ -41,6 +41,11 @@ _HOURS_RE = re.compile(
 )
 
 
+def _closing(hour: int, minute: int) -> time:
+    # "24:00" closes at the end of the day.
+    return time.max if (hour, minute) == (24, 0) else time(hour, minute)
+
+
 @dataclass(frozen=True)
 class ServiceHours:
     """When staff answer: a run of weekdays, a daily window and a time zone."""
@@ -68,7 +73,7 @@ class ServiceHours:
             first = _DAYS.index(match["d1"].lower())
             last = _DAYS.index((match["d2"] or match["d1"]).lower())
             opens = time(int(match["h1"]), int(match["m1"]))
-            closes = time(int(match["h2"]), int(match["m2"]))
+            closes = _closing(int(match["h2"]), int(match["m2"]))
             ZoneInfo(match["tz"])
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"SERVICE_HOURS {text!r} is not valid: {exc}.") from exc

@@ -130,7 +130,7 @@ def gateway_settings(
         "public_url": f"http://127.0.0.1:{port}",
         "retry_base_s": 0.05,
         "retry_max_s": 0.4,
-        "service_hours": "Mon-Sun 00:00-23:59 Asia/Jakarta",
+        "service_hours": "Mon-Sun 00:00-24:00 Asia/Jakarta",
         "telegram_api_url": "http://127.0.0.1:9/bot",  # never the real API
         "twilio_api_url": "http://127.0.0.1:9",
     }

@@ -95,6 +95,9 @@ def test_service_hours_next_opening_skips_the_weekend() -> None:
     assert (opening.weekday(), opening.hour) == (0, 8)
     assert texts.when(opening, "id") == "Senin pukul 08.00 WIB"
     assert texts.when(opening, "min") == "Sanayan pukua 08.00 WIB"
+    always = ServiceHours.parse("Mon-Sun 00:00-24:00 Asia/Jakarta")
+    last_minute = datetime(2026, 12, 4, 16, 59, 30, tzinfo=timezone.utc)  # 23:59:30 WIB
+    assert always.is_open(last_minute)
 
 
 async def test_waiting_and_agent_messages_are_stored_not_forwarded(
