@@ -13,7 +13,6 @@ order; a failed row is retried with backoff before any later row of that chat go
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from bot.pipeline.conversations import (
     message_event,
 )
 from bot.pipeline.store import Store
+from bot.pipeline.tasks import ConversationTasks
 from db.gateway import Conversation, OutboxMessage, TranscriptMessage, utcnow
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,11 @@ def backoff(attempts: int, settings: Settings) -> float:
     return float(min(settings.retry_max_s, settings.retry_base_s * 2 ** (attempts - 1)))
 
 
-class Outbox:
+class Outbox(ConversationTasks):
     """Store replies and send them through their channel, in order, with retries."""
+
+    name = "outbox"
+    model = OutboxMessage
 
     def __init__(
         self,
@@ -59,16 +62,13 @@ class Outbox:
         metrics: Metrics,
         owner: str,
     ) -> None:
-        self.store = store
+        super().__init__(store)
         self.owner = owner
         self.channels = channels
         self.events = events
         self.settings = settings
         self.metrics = metrics
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._dirty: set[str] = set()
         self._received: dict[str, float] = {}  # conversation -> monotonic receipt
-        self._stopping = False
 
     def stage(
         self,
@@ -141,74 +141,24 @@ class Outbox:
         """Note when a resident's message came in, to measure reply latency."""
         self._received.setdefault(conversation_id, time.monotonic())
 
-    def wake(self, conversation_id: str) -> None:
-        """Make sure a sender task drains ``conversation_id``'s pending rows."""
-        if self._stopping:
-            return
-
-        self._dirty.add(conversation_id)
-        if conversation_id not in self._workers:
-            self._workers[conversation_id] = asyncio.create_task(
-                self._drain(conversation_id), name=f"outbox:{conversation_id}"
-            )
-
-    async def resume(self) -> int:
-        """Wake every conversation with pending rows (at start, and periodically)."""
-
-        def work(session: Session) -> list[str]:
-            rows = (
-                session.query(OutboxMessage.conversation_id)
-                .filter(OutboxMessage.state == "pending")
-                .distinct()
-                .all()
-            )
-            return [r[0] for r in rows]
-
-        conversation_ids = await self.store.run(work)
-        for conversation_id in conversation_ids:
-            self.wake(conversation_id)
-        return len(conversation_ids)
-
-    async def stop(self) -> None:
-        """Cancel the sender tasks; unsent rows stay pending for the next start."""
-        self._stopping = True
-        tasks = list(self._workers.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._workers.clear()
-
     async def _drain(self, conversation_id: str) -> None:
         prefix = f"Outbox {conversation_id}:"
         row: dict[str, Any] | None = None
-        try:
-            while True:
+        while True:
+            if row is None:
+                self._dirty.discard(conversation_id)
+                row = await self.store.run(_next_pending, conversation_id, self.owner)
                 if row is None:
-                    self._dirty.discard(conversation_id)
-                    row = await self.store.run(
-                        _next_pending, conversation_id, self.owner
-                    )
-                    if row is None:
-                        if conversation_id in self._dirty:
-                            continue
-                        return
-
-                delay = (row["next_attempt_at"] - utcnow()).total_seconds()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                row = await self._send_one(prefix, row)
-                if row is None and conversation_id not in self._dirty:
+                    if conversation_id in self._dirty:
+                        continue
                     return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception(
-                "%s sender stopped; the periodic sweep restarts it", prefix
-            )
-        finally:
-            self._workers.pop(conversation_id, None)
+
+            delay = (row["next_attempt_at"] - utcnow()).total_seconds()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            row = await self._send_one(prefix, row)
+            if row is None and conversation_id not in self._dirty:
+                return
 
     async def _send_one(
         self, prefix: str, row: dict[str, Any]

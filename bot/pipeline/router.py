@@ -16,7 +16,6 @@ conversation wait behind it, so the order holds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -43,6 +42,7 @@ from bot.pipeline.inbox import admit
 from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
 from bot.pipeline.store import Store
+from bot.pipeline.tasks import ConversationTasks
 from db.gateway import Conversation, InboxMessage, utcnow
 
 logger = logging.getLogger(__name__)
@@ -86,8 +86,11 @@ class Turn:
 Interceptor = Callable[[Turn], Awaitable[bool]]
 
 
-class Router:
+class Router(ConversationTasks):
     """Process the inbox, one task per conversation with pending rows."""
+
+    name = "router"
+    model = InboxMessage
 
     def __init__(
         self,
@@ -101,7 +104,7 @@ class Router:
         metrics: Metrics,
         owner: str,
     ) -> None:
-        self.store = store
+        super().__init__(store)
         self.rasa = rasa
         self.outbox = outbox
         self.handoff = handoff
@@ -109,9 +112,6 @@ class Router:
         self.settings = settings
         self.metrics = metrics
         self.language_identifier = _load_language_identifier()
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._dirty: set[str] = set()
-        self._stopping = False
         self.rasa_down_since: float | None = None
         self._interceptors: list[Interceptor] = []
         self.owner = owner
@@ -124,71 +124,22 @@ class Router:
         """
         self._interceptors.append(hook)
 
-    def wake(self, conversation_id: str) -> None:
-        """Make sure a task processes ``conversation_id``'s pending rows."""
-        if self._stopping:
-            return
-
-        self._dirty.add(conversation_id)
-        if conversation_id not in self._workers:
-            self._workers[conversation_id] = asyncio.create_task(
-                self._drain(conversation_id), name=f"router:{conversation_id}"
-            )
-
-    async def resume(self) -> int:
-        """Wake every conversation with pending rows (at start, and periodically)."""
-
-        def work(session: Session) -> list[str]:
-            rows = (
-                session.query(InboxMessage.conversation_id)
-                .filter(InboxMessage.state == "pending")
-                .distinct()
-                .all()
-            )
-            return [r[0] for r in rows]
-
-        conversation_ids = await self.store.run(work)
-        for conversation_id in conversation_ids:
-            self.wake(conversation_id)
-        return len(conversation_ids)
-
-    async def stop(self) -> None:
-        """Cancel the tasks; pending rows stay for the next start."""
-        self._stopping = True
-        tasks = list(self._workers.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._workers.clear()
-
     async def _drain(self, conversation_id: str) -> None:
-        try:
-            while True:
-                self._dirty.discard(conversation_id)
-                turn = await self.store.run(self._next_turn, conversation_id)
-                if turn is None:
-                    if conversation_id in self._dirty:
-                        continue
-                    return
+        while True:
+            self._dirty.discard(conversation_id)
+            turn = await self.store.run(self._next_turn, conversation_id)
+            if turn is None:
+                if conversation_id in self._dirty:
+                    continue
+                return
 
-                for event in turn.events:
-                    await self.events.publish(event)
-
-                wait, more = await self._process(turn)
-                if wait:
-                    await asyncio.sleep(wait)
-                elif not more and conversation_id not in self._dirty:
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception(
-                "Router %s stopped; the periodic sweep restarts it", conversation_id
-            )
-        finally:
-            self._workers.pop(conversation_id, None)
+            for event in turn.events:
+                await self.events.publish(event)
+            wait, more = await self._process(turn)
+            if wait:
+                await asyncio.sleep(wait)
+            elif not more and conversation_id not in self._dirty:
+                return
 
     def _next_turn(self, session: Session, conversation_id: str) -> Turn | None:
         row = (
@@ -346,6 +297,7 @@ class Router:
     async def _finish(self, turn: Turn, replies: list[dict[str, Any]]) -> bool:
         """Mark the row done and queue the replies, in one transaction; return
         whether more rows of the conversation are pending."""
+
         def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
             conversation = session.get(Conversation, turn.conversation_id)
             events: list[dict[str, Any]] = []
