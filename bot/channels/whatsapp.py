@@ -257,29 +257,50 @@ class WhatsAppChannel:
         if self._executor is None:
             raise RetryLater("WhatsApp channel not started")
 
-        kwargs: dict[str, Any] = {"from_": self.sender, "to": f"whatsapp:{chat_id}"}
+        address: dict[str, Any] = {"from_": self.sender, "to": f"whatsapp:{chat_id}"}
         if self.settings.public_url:
-            kwargs["status_callback"] = self.settings.public(STATUS_PATH)
+            address["status_callback"] = self.settings.public(STATUS_PATH)
         last_inbound: datetime | None = context.get("last_inbound_at")
         in_window = (
             last_inbound is not None and utcnow() - last_inbound < SESSION_WINDOW
         )
-        if not in_window:
-            if not self.settings.twilio_template_sid:
-                raise PermanentFailure(
-                    "Outside WhatsApp's 24-hour window, and no TWILIO_TEMPLATE_SID."
-                )
-            kwargs["content_sid"] = self.settings.twilio_template_sid
-            text = payload.get("text") or payload.get("image") or ""
-            kwargs["content_variables"] = json.dumps({"1": text})
-        elif payload.get("image"):
-            kwargs["media_url"] = [payload["image"]]
-        else:
-            kwargs["body"] = payload.get("text", "")
+        try:
+            if in_window:
+                return await self._send(address | self._free_form(payload))
+            return await self._send(address | self._template(payload))
+        except TwilioRestException as exc:
+            # WhatsApp's clock decides the window: refused as outside it, use the
+            # template after all.
+            if exc.code != OUTSIDE_WINDOW_CODE or not in_window:
+                raise translate_error(exc) from exc
+        try:
+            return await self._send(address | self._template(payload))
+        except (TwilioException, requests.RequestException) as exc:
+            raise translate_error(exc) from exc
 
+    @staticmethod
+    def _free_form(payload: Json) -> dict[str, Any]:
+        if payload.get("image"):
+            return {"media_url": [payload["image"]]}
+        return {"body": payload.get("text", "")}
+
+    def _template(self, payload: Json) -> dict[str, Any]:
+        if not self.settings.twilio_template_sid:
+            raise PermanentFailure(
+                "Outside WhatsApp's 24-hour window, and no TWILIO_TEMPLATE_SID."
+            )
+        text = payload.get("text") or payload.get("image") or ""
+        return {
+            "content_sid": self.settings.twilio_template_sid,
+            "content_variables": json.dumps({"1": text}),
+        }
+
+    async def _send(self, kwargs: dict[str, Any]) -> str:
         loop = asyncio.get_running_loop()
         try:
             message = await loop.run_in_executor(self._executor, self._create, kwargs)
+        except TwilioRestException:
+            raise
         except (TwilioException, requests.RequestException) as exc:
             raise translate_error(exc) from exc
         return str(message.sid)

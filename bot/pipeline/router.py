@@ -61,11 +61,10 @@ def _load_language_identifier() -> Any:
     try:
         from nlu import langid
 
-        langid.default_identifier()
+        return langid.default_identifier()
     except Exception:  # missing module or model: the gateway runs without it
         logger.warning("nlu.langid unavailable: messages go to Rasa without a language")
         return None
-    return langid.default_identifier()
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,6 @@ class Router(ConversationTasks):
         self.settings = settings
         self.metrics = metrics
         self.language_identifier = _load_language_identifier()
-        self.rasa_down_since: float | None = None
         self._interceptors: list[Interceptor] = []
         self.owner = owner
         # A row is leased for one Rasa call and a margin; an outage extends it.
@@ -255,13 +253,10 @@ class Router(ConversationTasks):
         except RasaUnavailable as exc:
             return await self._outage(turn, exc), True
 
-        self.rasa_down_since = None
         self.metrics.observe("rasa_latency_seconds", time.monotonic() - started)
         return 0.0, await self._finish(turn, replies)
 
     async def _outage(self, turn: Turn, exc: RasaUnavailable) -> float:
-        if self.rasa_down_since is None:
-            self.rasa_down_since = time.monotonic()
         self.metrics.inc("rasa_failures_total", cause="unavailable")
         attempts = turn.attempts + 1
         wait = backoff(attempts, self.settings)

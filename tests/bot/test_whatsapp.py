@@ -296,3 +296,23 @@ async def test_a_residents_photo_can_be_fetched_for_the_console(
     assert (body, content_type) == (JPEG_BYTES, "image/jpeg")
     with pytest.raises(PermanentFailure):
         await channel.fetch_media({"url": "http://127.0.0.1:9/elsewhere.jpg"})
+
+
+async def test_refused_as_outside_the_window_the_template_is_sent(
+    make_gateway: MakeGateway, fake_twilio: FakeTwilio
+) -> None:
+    template = "HX" + "2" * 32
+    fake_twilio.fail_next(
+        status=400,
+        code=63016,
+        message="Failed to send freeform message because "
+        "you are outside the allowed window.",
+    )
+    gateway = await make_gateway(twilio_template_sid=template)
+
+    await send_inbound(gateway, inbound_form(phone=PHONE, body="halo"))
+
+    await fake_twilio.wait_for_messages(1)
+    [sent] = fake_twilio.messages
+    assert sent["ContentSid"] == template
+    assert json.loads(sent["ContentVariables"]) == {"1": "echo: halo"}
