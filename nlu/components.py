@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ NORMALIZATION = "chat_normalization"
 
 LANGUAGE = "language"
 NUMBER_ENTITIES = ("registration_number", "ticket_number", "nik")
+MERGED = ("location",)
+"""Free-text entities whose pieces, split by DIET at punctuation, are joined again."""
+_SPLIT_GAP_RE = re.compile(r"[ .,]{1,3}")
 
 _NLU_FILES = (
     Path(normalizer.__file__),
@@ -293,36 +297,88 @@ class EntityValueFilter(GraphComponent):  # type: ignore[misc]
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
 class OriginalTextRestorer(_ProjectComponent):
-    """Give the message back the text the user typed, with entities pointing into it."""
+    """Give the message back the text the user typed, with entities pointing into it.
+
+    It also joins the pieces of one free-text entity that DIET split at punctuation:
+    `Jl` + `Sudirman` in "di Jl. Sudirman" become one `location` "Jl. Sudirman".
+    """
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Map entity offsets and free-text values back onto the original text."""
         for message in messages:
             result = _normalization_of(message)
-            if result is None:
-                continue
-            restored = []
-            for entity in message.get(ENTITIES) or []:
-                start = entity.get(ENTITY_ATTRIBUTE_START)
-                end = entity.get(ENTITY_ATTRIBUTE_END)
-                if start is None or end is None:
-                    restored.append(entity)
-                    continue
-                old_start, old_end = result.to_original(start, end)
-                updated = {
-                    **entity,
-                    ENTITY_ATTRIBUTE_START: old_start,
-                    ENTITY_ATTRIBUTE_END: old_end,
-                }
-                if (
-                    entity.get(ENTITY_ATTRIBUTE_TYPE) not in NUMBER_ENTITIES
-                    and entity.get(ENTITY_ATTRIBUTE_VALUE) == result.text[start:end]
-                ):
-                    updated[ENTITY_ATTRIBUTE_VALUE] = result.original[old_start:old_end]
-                restored.append(updated)
-            message.set(ENTITIES, restored, add_to_output=True)
-            message.set(TEXT, result.original)
+            entities = message.get(ENTITIES) or []
+            if result is not None:
+                entities = [_restored(entity, result) for entity in entities]
+                message.set(TEXT, result.original)
+            merged = _merge_split_entities(entities, str(message.get(TEXT) or ""))
+            if result is not None or len(merged) != len(entities):
+                message.set(ENTITIES, merged, add_to_output=True)
         return messages
+
+
+def _restored(entity: dict[str, Any], result: normalizer.Normalized) -> dict[str, Any]:
+    start = entity.get(ENTITY_ATTRIBUTE_START)
+    end = entity.get(ENTITY_ATTRIBUTE_END)
+    if start is None or end is None:
+        return entity
+    old_start, old_end = result.to_original(start, end)
+    updated = {
+        **entity,
+        ENTITY_ATTRIBUTE_START: old_start,
+        ENTITY_ATTRIBUTE_END: old_end,
+    }
+    if (
+        entity.get(ENTITY_ATTRIBUTE_TYPE) not in NUMBER_ENTITIES
+        and entity.get(ENTITY_ATTRIBUTE_VALUE) == result.text[start:end]
+    ):
+        updated[ENTITY_ATTRIBUTE_VALUE] = result.original[old_start:old_end]
+    return updated
+
+
+def _merge_split_entities(
+    entities: list[dict[str, Any]], text: str
+) -> list[dict[str, Any]]:
+    """Join neighbouring free-text entities separated only by `.`, `,` or spaces."""
+    merged: list[dict[str, Any]] = []
+    ordered = sorted(
+        entities,
+        key=lambda e: (
+            e.get(ENTITY_ATTRIBUTE_START) is None,
+            e.get(ENTITY_ATTRIBUTE_START) or 0,
+        ),
+    )
+    for entity in ordered:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and entity.get(ENTITY_ATTRIBUTE_TYPE) in MERGED
+            and entity.get(ENTITY_ATTRIBUTE_TYPE) == previous.get(ENTITY_ATTRIBUTE_TYPE)
+            and previous[ENTITY_ATTRIBUTE_VALUE]
+            == text[previous[ENTITY_ATTRIBUTE_START] : previous[ENTITY_ATTRIBUTE_END]]
+            and entity.get(ENTITY_ATTRIBUTE_VALUE)
+            == text[entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]]
+            and _SPLIT_GAP_RE.fullmatch(
+                text[previous[ENTITY_ATTRIBUTE_END] : entity[ENTITY_ATTRIBUTE_START]]
+            )
+        ):
+            previous[ENTITY_ATTRIBUTE_END] = entity[ENTITY_ATTRIBUTE_END]
+            previous[ENTITY_ATTRIBUTE_VALUE] = text[
+                previous[ENTITY_ATTRIBUTE_START] : previous[ENTITY_ATTRIBUTE_END]
+            ]
+            confidences = [
+                c
+                for c in (
+                    previous.get(ENTITY_ATTRIBUTE_CONFIDENCE_TYPE),
+                    entity.get(ENTITY_ATTRIBUTE_CONFIDENCE_TYPE),
+                )
+                if c is not None
+            ]
+            if confidences:
+                previous[ENTITY_ATTRIBUTE_CONFIDENCE_TYPE] = min(confidences)
+            continue
+        merged.append(dict(entity))
+    return merged
 
 
 @DefaultV1Recipe.register(

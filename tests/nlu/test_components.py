@@ -154,6 +154,35 @@ def test_entity_value_filter_keeps_only_the_entities_of_the_predicted_intent():
     assert kept("nlu_fallback") == ["document", "registration_number"]
 
 
+def test_location_split_at_punctuation_is_joined_again():
+    text = "pohon tumbang di Jl. Sudirman dan di Kalumbuk, Kuranji"
+    entities = [
+        _entity(text, "Jl", "location"),
+        _entity(text, "Sudirman", "location"),
+        {**_entity(text, "pohon tumbang", "complaint_category"), "value": "x"},
+        _entity(text, "Kalumbuk", "location"),
+        _entity(text, "Kuranji", "location"),
+    ]
+    message = Message({TEXT: text, ENTITIES: entities})
+
+    (message,) = OriginalTextRestorer().process([message])
+
+    assert [e["value"] for e in message.get(ENTITIES) if e["entity"] == "location"] == [
+        "Jl. Sudirman",
+        "Kalumbuk, Kuranji",
+    ]
+
+
+def test_locations_apart_in_the_sentence_stay_apart():
+    text = "dari Pauh ke Kuranji"
+    entities = [_entity(text, "Pauh", "location"), _entity(text, "Kuranji", "location")]
+    message = Message({TEXT: text, ENTITIES: entities})
+
+    (message,) = OriginalTextRestorer().process([message])
+
+    assert [e["value"] for e in message.get(ENTITIES)] == ["Pauh", "Kuranji"]
+
+
 def test_intent_payloads_are_left_to_rasa():
     message = Message({TEXT: "/share_location"})
 
