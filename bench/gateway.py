@@ -286,10 +286,10 @@ async def start_gateway(
     raise RuntimeError(f"The gateway did not start; see {folder / 'gateway.log'}.")
 
 
-async def run(messages: int, concurrency: int) -> int:
+async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
     """Run both loads and print the figures; return 1 when a target is missed."""
-    if not MODEL.exists():
-        print(f"{MODEL} is missing: train it first (make model).")
+    if not model.exists():
+        print(f"{model} is missing: train it first (make model).")
         return 1
     messages = min(messages, MAX_MESSAGES)
     texts = phrases(messages)
@@ -297,7 +297,7 @@ async def run(messages: int, concurrency: int) -> int:
         folder = Path(tmp)
         database_url = f"sqlite:///{folder / 'records.db'}"
         prepare_database(database_url)
-        stack = make_rasa_stack(database_url=database_url, log_dir=folder)
+        stack = make_rasa_stack(database_url=database_url, log_dir=folder, model=model)
         print("Starting the Rasa server and the action server ...", flush=True)
         await asyncio.to_thread(stack.start)
         try:
@@ -355,8 +355,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway")
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--model", type=Path, default=MODEL)
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.messages, args.concurrency)))
+    sys.exit(asyncio.run(run(args.messages, args.concurrency, model=args.model)))
 
 
 if __name__ == "__main__":
