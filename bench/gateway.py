@@ -288,9 +288,6 @@ async def start_gateway(
 
 async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
     """Run both loads and print the figures; return 1 when a target is missed."""
-    if not model.exists():
-        print(f"{model} is missing: train it first (make model).")
-        return 1
     messages = min(messages, MAX_MESSAGES)
     texts = phrases(messages)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
@@ -357,6 +354,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--model", type=Path, default=MODEL)
     args = parser.parse_args()
+    if not args.model.exists():
+        sys.exit(f"{args.model} is missing: train it first (make model).")
     sys.exit(asyncio.run(run(args.messages, args.concurrency, model=args.model)))
 
 
