@@ -144,7 +144,7 @@ class Outbox(ConversationTasks):
     async def _drain(self, conversation_id: str) -> None:
         prefix = f"Outbox {conversation_id}:"
         row: dict[str, Any] | None = None
-        while True:
+        while not self._stopping:
             if row is None:
                 self._dirty.discard(conversation_id)
                 row = await self.store.run(_next_pending, conversation_id, self.owner)
@@ -154,8 +154,8 @@ class Outbox(ConversationTasks):
                     return
 
             delay = (row["next_attempt_at"] - utcnow()).total_seconds()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and not await self._pause(delay):
+                return
             row = await self._send_one(prefix, row)
             if row is None and conversation_id not in self._dirty:
                 return
@@ -196,7 +196,11 @@ class Outbox(ConversationTasks):
             self.metrics.observe(
                 "reply_latency_seconds", now - received, channel=channel_name
             )
-        return await self._finish(row, "sent", platform_message_id=message_id)
+        # Shielded: a message the platform took must be marked sent, or a restart
+        # would send it again.
+        return await asyncio.shield(
+            self._finish(row, "sent", platform_message_id=message_id)
+        )
 
     def _failed(self, row: dict[str, Any], kind: str) -> None:
         self.metrics.inc("send_failures_total", channel=row["channel"], kind=kind)

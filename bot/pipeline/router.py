@@ -15,7 +15,6 @@ conversation wait behind it, so the order holds.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -123,7 +122,7 @@ class Router(ConversationTasks):
         self._interceptors.append(hook)
 
     async def _drain(self, conversation_id: str) -> None:
-        while True:
+        while not self._stopping:
             self._dirty.discard(conversation_id)
             turn = await self.store.run(self._next_turn, conversation_id)
             if turn is None:
@@ -135,7 +134,8 @@ class Router(ConversationTasks):
                 await self.events.publish(event)
             wait, more = await self._process(turn)
             if wait:
-                await asyncio.sleep(wait)
+                if not await self._pause(wait):  # stopping
+                    return
             elif not more and conversation_id not in self._dirty:
                 return
 

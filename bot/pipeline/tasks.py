@@ -20,6 +20,8 @@ from bot.pipeline.store import Store
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE_S = 5.0  # how long stop() lets a task finish the row it is on
+
 
 class ConversationTasks:
     """Per-conversation drain tasks over the pending rows of ``model``."""
@@ -32,6 +34,7 @@ class ConversationTasks:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     def wake(self, conversation_id: str) -> None:
         """Make sure a task drains ``conversation_id``'s pending rows."""
@@ -61,15 +64,27 @@ class ConversationTasks:
         return [row[0] for row in rows]
 
     async def stop(self) -> None:
-        """Cancel the tasks; pending rows stay stored for the next start."""
+        """Let each task finish its current row (a short grace), then cancel it.
+
+        Pending rows stay stored for the next start.
+        """
         self._stopping = True
+        self._stopped.set()
         tasks = list(self._workers.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE_S)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers.clear()
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds``; return False at once when the tasks are being stopped."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+        return not self._stopping
 
     async def _run(self, conversation_id: str) -> None:
         try:
