@@ -119,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         prefix="serve" if args.command == "serve" else "",
     )
     if args.command == "serve":
-        from bot.serve import serve
+        from bot.serve import model_exists, serve
 
+        if not model_exists(settings.rasa_model):
+            logger.error("%s is missing: run `make model` first", settings.rasa_model)
+            return 1
         _migrate_and_seed(settings)
         return asyncio.run(serve(settings))
     if args.command == "gateway":

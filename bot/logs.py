@@ -19,6 +19,7 @@ LIBRARY_LOGGERS = (
     "urllib3",
     "aiohttp.access",
     "asyncio",
+    "alembic.runtime.plugins",
 )
 REDACTED = "[REDACTED]"
 

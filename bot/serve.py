@@ -158,16 +158,13 @@ def children(settings: Settings) -> list[Child]:
     ]
 
 
-def _model_exists(model: str) -> bool:
+def model_exists(model: str) -> bool:
+    """Tell whether the Rasa model file is there (relative to the repository)."""
     return (REPO / model).exists() or Path(model).exists()
 
 
 async def serve(settings: Settings) -> int:
     """Run everything until Ctrl-C or a child dies; return the exit status."""
-    if not _model_exists(settings.rasa_model):
-        logger.error("%s is missing: run `make model` first", settings.rasa_model)
-        return 1
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
