@@ -74,6 +74,26 @@ def _insert(session: Session, message: InboundMessage) -> bool:
     return bool(session.execute(statement).rowcount)
 
 
+def admit_pending(session: Session, conversation_id: str) -> list[dict[str, Any]]:
+    """Admit every pending row of the conversation not admitted yet, in order.
+
+    Returns:
+        The console events for the admitted messages.
+    """
+    rows = (
+        session.query(InboxMessage)
+        .filter(
+            InboxMessage.conversation_id == conversation_id,
+            InboxMessage.state == "pending",
+            InboxMessage.transcript_id.is_(None),
+        )
+        .order_by(InboxMessage.id)
+        .with_for_update()
+        .all()
+    )
+    return [admit(session, row) for row in rows]
+
+
 def admit(session: Session, row: InboxMessage) -> dict[str, Any]:
     """Create the conversation on first contact and add the message to the transcript.
 

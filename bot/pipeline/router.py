@@ -37,7 +37,7 @@ from bot.metrics import Metrics
 from bot.pipeline import texts
 from bot.pipeline.conversations import conversation_event, message_event
 from bot.pipeline.handoff import Handoff
-from bot.pipeline.inbox import admit
+from bot.pipeline.inbox import admit_pending
 from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
 from bot.pipeline.store import Store
@@ -115,6 +115,16 @@ class Router(ConversationTasks):
         # A row is leased for one Rasa call and a margin; an outage extends it.
         self._lease_s = settings.rasa_timeout_s + LEASE_MARGIN_S
 
+    async def admit(self, conversation_id: str) -> None:
+        """Put a conversation's new messages in the transcript and on the console now,
+        even while an earlier message waits for Rasa."""
+        try:
+            events = await self.store.run(admit_pending, conversation_id)
+            for event in events:
+                await self.events.publish(event)
+        except Exception:  # the conversation's next turn admits them instead
+            logger.exception("Admitting messages of %s failed", conversation_id)
+
     def add_interceptor(self, hook: Interceptor) -> None:
         """Let ``hook(turn)`` see each turn first; when it returns True the hook has
         handled the message (the console's survey answers) and Rasa never sees it.
@@ -153,7 +163,7 @@ class Router(ConversationTasks):
         if row is None or not row.take_lease(self.owner, self._lease_s):
             return None  # nothing to do, or another gateway process is on it
 
-        events = [admit(session, row)] if row.transcript_id is None else []
+        events = admit_pending(session, conversation_id)
         session.flush()
         conversation = session.get(Conversation, conversation_id)
         message = InboundMessage.from_json(row.message)

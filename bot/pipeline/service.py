@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy import func, update
@@ -80,6 +81,7 @@ class Pipeline:
             owner=self.owner,
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._depths: dict[Labels, float] = {}
         self.metrics.gauge("queue_depth", lambda: dict(self._depths))
         self.started = False
@@ -93,7 +95,14 @@ class Pipeline:
         stored = await self.inbox.accept(message)
         if stored:
             self.router.wake(message.conversation_id)
+            self._spawn(self.router.admit(message.conversation_id))
         return stored
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        # After the webhook's answer: the acknowledgement does not wait for it.
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def record_status(
         self, platform_message_id: str, status: str, error_code: str | None
@@ -162,6 +171,8 @@ class Pipeline:
                 await self._sweeper
         for channel in self.channels.values():
             await channel.stop()
+        if self._background:
+            await asyncio.wait(self._background)
         await self.router.stop()
         await self.outbox.stop()
         await self.store.run(_release_leases, self.owner)

@@ -45,6 +45,25 @@ async def test_rasa_down_resident_told_once_and_nothing_lost(
     assert await rows(gateway, InboxMessage, state="pending") == []
 
 
+async def test_messages_reach_the_console_while_rasa_is_down(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await make_gateway(retry_base_s=30.0, retry_max_s=30.0)
+    await fake_rasa.stop_serving()
+    await gateway.post_telegram(text_update(1, chat_id=1001, text="ktp saya hilang"))
+    await fake_telegram.wait_for("sendMessage")  # the outage notice; next try in 30 s
+
+    await gateway.post_telegram(text_update(2, chat_id=1001, text="tolong dibalas"))
+
+    inbound = await eventually(lambda: _texts_when(gateway, 2), timeout=3.0)
+    assert inbound == ["ktp saya hilang", "tolong dibalas"]
+
+
+async def _texts_when(gateway: Any, count: int) -> list[str] | None:
+    inbound = await rows(gateway, TranscriptMessage, direction="in")
+    return [m.text for m in inbound] if len(inbound) >= count else None
+
+
 async def test_minang_resident_gets_the_outage_notice_in_minang(
     make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
 ) -> None:
