@@ -103,10 +103,16 @@ class Handoff:
         self.outbox.wake(conversation_id)
 
     def stage_escalation(
-        self, session: Session, conversation: Conversation, reason: str
+        self,
+        session: Session,
+        conversation: Conversation,
+        reason: str,
+        *,
+        brief: bool = False,
     ) -> list[dict[str, Any]] | None:
         """Escalate in the caller's transaction; return the events to publish after it.
 
+        ``brief``: Rasa already said that staff take over, so only the wait is told.
         Returns None when the conversation already waits or is with an agent.
         """
         if conversation.mode in ("waiting", "agent"):
@@ -119,12 +125,13 @@ class Handoff:
         conversation.handoff_reason = reason
         conversation.agent_id = None
         language = conversation.language
+        suffix = "_short" if brief else ""
         if hours.is_open(now):
             minutes = self.settings.expected_wait_minutes
-            notice = texts.say("handoff_open", language, minutes=minutes)
+            notice = texts.say(f"handoff_open{suffix}", language, minutes=minutes)
         else:
             opening = texts.when(hours.next_opening(now), language)
-            notice = texts.say("handoff_closed", language, when=opening)
+            notice = texts.say(f"handoff_closed{suffix}", language, when=opening)
         transcript, _ = self.outbox.stage(
             session, conversation, Reply(notice), author="system"
         )

@@ -311,8 +311,10 @@ class Router(ConversationTasks):
                 events.append(conversation_event(conversation))
             conversation.outage_notified = False
             options: list[dict[str, str]] | None = None
+            said = False  # Rasa's text came before a handoff: the notice is brief
             for raw in replies:
-                events.extend(self._stage_reply(session, conversation, raw))
+                events.extend(self._stage_reply(session, conversation, raw, said))
+                said = said or bool(raw.get("text"))
                 if raw.get("buttons"):
                     options = [
                         {"title": b.title, "payload": b.payload}
@@ -328,15 +330,20 @@ class Router(ConversationTasks):
         return more
 
     def _stage_reply(
-        self, session: Session, conversation: Conversation, raw: dict[str, Any]
+        self,
+        session: Session,
+        conversation: Conversation,
+        raw: dict[str, Any],
+        said: bool,
     ) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         custom = raw.get("custom")
         if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
             reason = str(custom["handoff"].get("reason") or "requested")
-            events.extend(
-                self.handoff.stage_escalation(session, conversation, reason) or []
+            staged = self.handoff.stage_escalation(
+                session, conversation, reason, brief=said
             )
+            events.extend(staged or [])
         if isinstance(custom, dict) and isinstance(custom.get("flag"), dict):
             events.append(
                 {

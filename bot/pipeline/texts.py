@@ -28,6 +28,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "min": "Baiak, pambicaraan ko kami taruihan ka patugas. Kini di lua jam "
         "layanan; patugas ka manjawab mulai {when}.",
     },
+    # After Rasa's own "we pass you to staff" text: only what the gateway knows.
+    "handoff_open_short": {
+        "id": "Perkiraan waktu tunggu sekitar {minutes} menit.",
+        "min": "Kiro-kiro manunggu sakitar {minutes} minik.",
+    },
+    "handoff_closed_short": {
+        "id": "Saat ini di luar jam layanan; petugas akan menjawab mulai {when}.",
+        "min": "Kini di lua jam layanan; patugas ka manjawab mulai {when}.",
+    },
     "hand_back": {
         "id": "Percakapan dengan petugas selesai. Anda kembali dilayani asisten "
         "otomatis; silakan tulis pertanyaan Anda.",

@@ -58,10 +58,7 @@ async def test_handoff_payload_puts_the_conversation_in_the_queue(
     assert conversation.waiting_since is not None
     assert fake_telegram.sent_texts(1001) == [
         "Baik, saya sambungkan.",
-        (
-            "Baik, percakapan ini kami teruskan ke petugas. Perkiraan waktu tunggu "
-            "sekitar 10 menit."
-        ),
+        "Perkiraan waktu tunggu sekitar 10 menit.",
     ]
 
 
@@ -81,8 +78,10 @@ async def test_outside_service_hours_the_resident_is_told_when_staff_answer(
     )
 
     notice = fake_telegram.sent_texts(1001)[1]
-    assert "di luar jam layanan" in notice
-    assert "pukul 08.00 WIB" in notice
+    assert notice.startswith(
+        "Saat ini di luar jam layanan; petugas akan menjawab mulai"
+    )
+    assert notice.endswith("pukul 08.00 WIB.")
 
 
 def test_service_hours_next_opening_skips_the_weekend() -> None:
@@ -182,6 +181,26 @@ async def test_agent_reply_hand_back_and_close(
     [conversation] = await rows(gateway, Conversation)
     assert conversation.mode == "bot"
     assert fake_telegram.sent_texts(1001)[-1] == "echo: halo lagi"
+
+
+async def test_handoff_without_rasa_text_tells_the_whole_notice(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    async def bare(sender: str, message: str, metadata: Any) -> list[dict[str, Any]]:
+        return [{"recipient_id": sender, "custom": {"handoff": {"reason": "fallback"}}}]
+
+    fake_rasa.respond = bare
+    gateway = await make_gateway()
+
+    await gateway.post_telegram(text_update(1, chat_id=1001, text="???"))
+
+    [notice] = await fake_telegram.wait_for("sendMessage")
+    assert notice.params["text"] == (
+        "Baik, percakapan ini kami teruskan ke petugas. Perkiraan waktu tunggu "
+        "sekitar 10 menit."
+    )
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.handoff_reason == "fallback"
 
 
 async def test_second_handoff_while_waiting_says_nothing_new(
