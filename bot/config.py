@@ -28,6 +28,7 @@ DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_SERVICE_HOURS = "Mon-Fri 08:00-16:00 Asia/Jakarta"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # webhook bodies larger than this get 413
 DEFAULT_RASA_TIMEOUT_S = 30.0
+DEFAULT_RASA_CONCURRENCY = 8  # messages a gateway process has in Rasa at once
 DEFAULT_EXPECTED_WAIT_MIN = 10  # minutes told to a resident waiting for staff
 DEFAULT_RETRY_BASE_S = 1.0  # first backoff of the inbox and outbox retries
 DEFAULT_RETRY_MAX_S = 60.0  # backoff cap
@@ -152,6 +153,7 @@ class Settings:
     expected_wait_minutes: int = DEFAULT_EXPECTED_WAIT_MIN
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rasa_timeout_s: float = DEFAULT_RASA_TIMEOUT_S
+    rasa_concurrency: int = DEFAULT_RASA_CONCURRENCY
     retry_base_s: float = DEFAULT_RETRY_BASE_S
     retry_max_s: float = DEFAULT_RETRY_MAX_S
     outbox_max_attempts: int = DEFAULT_OUTBOX_MAX_ATTEMPTS

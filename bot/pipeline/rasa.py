@@ -24,9 +24,16 @@ class RasaClient:
     """Talk to Rasa at ``rasa_url`` and check the action server at ``action_url``."""
 
     def __init__(
-        self, rasa_url: str, action_url: str, *, timeout_s: float = 30.0
+        self,
+        rasa_url: str,
+        action_url: str,
+        *,
+        timeout_s: float = 30.0,
+        concurrency: int = 8,
     ) -> None:
         self.rasa_url = rasa_url.rstrip("/")
+        # Rasa is CPU-bound: more parallel calls only queue inside it.
+        self._slots = asyncio.Semaphore(concurrency)
         # ACTION_SERVER_URL is the webhook Rasa calls; its health route sits beside it.
         base = action_url.rstrip("/")
         self.action_health_url = base.removesuffix("/webhook") + "/health"
@@ -68,7 +75,7 @@ class RasaClient:
         }
         url = f"{self.rasa_url}/webhooks/rest/webhook"
         try:
-            async with self.session.post(url, json=body) as response:
+            async with self._slots, self.session.post(url, json=body) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}.")
                 replies = await response.json(content_type=None)

@@ -56,6 +56,7 @@ class Pipeline:
             settings.rasa_url,
             settings.action_server_url,
             timeout_s=settings.rasa_timeout_s,
+            concurrency=settings.rasa_concurrency,
         )
         self.channels: dict[str, Channel] = {}
         self.inbox = Inbox(self.store, metrics=self.metrics)
