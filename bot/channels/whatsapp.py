@@ -44,7 +44,7 @@ MAX_TEXT = 1600  # characters per WhatsApp message through Twilio
 MAX_MEDIA = 10  # NumMedia never exceeds this
 SESSION_WINDOW = timedelta(hours=24)
 MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit
-SEND_THREADS = 16
+SEND_THREADS = 8  # Twilio sends at once (the client is synchronous)
 HTTP_TIMEOUT_S = 15.0
 RATE_LIMIT_CODES = {20429, 63018}  # too many requests; WhatsApp rate limit
 UNREACHABLE_CODES = {21610, 63024}  # unsubscribed (STOP); not a WhatsApp user
