@@ -95,8 +95,11 @@ class Pipeline:
         """Store a resident's message and schedule it; False for a duplicate."""
         stored = await self.inbox.accept(message)
         if stored:
-            self.router.wake(message.conversation_id)
-            self._spawn(self.router.admit(message.conversation_id))
+            conversation_id = message.conversation_id
+            if self.router.busy(conversation_id):
+                # Its task may wait for Rasa: show the message to staff right now.
+                self._spawn(self.router.admit(conversation_id))
+            self.router.wake(conversation_id)
         return stored
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

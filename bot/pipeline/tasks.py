@@ -47,6 +47,10 @@ class ConversationTasks:
                 self._run(conversation_id), name=f"{self.name}:{conversation_id}"
             )
 
+    def busy(self, conversation_id: str) -> bool:
+        """Tell whether a task works on ``conversation_id`` now."""
+        return conversation_id in self._workers
+
     async def resume(self) -> int:
         """Wake every conversation with pending rows (at start, and periodically)."""
         conversation_ids = await self.store.run(self._pending_conversations)
