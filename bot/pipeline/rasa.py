@@ -17,6 +17,9 @@ from bot.errors import RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
+# Appended to Rasa's tracker when staff hand a conversation back to the bot.
+RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+
 HEALTH_TIMEOUT_S = 3.0
 
 
@@ -92,12 +95,16 @@ class RasaClient:
     async def resume(self, sender: str) -> None:
         """Tell Rasa's tracker that a paused conversation resumed.
 
+        Rasa's ``resume`` event alone leaves ``action_handoff`` as the tracker's last
+        action, and the rules then see no ``action_listen`` before the next message: it
+        would fall back and escalate again. The listen event closes the bot's turn.
+
         Raises:
             RasaUnavailable: Rasa cannot be reached or refused the event.
         """
         url = f"{self.rasa_url}/conversations/{sender}/tracker/events"
         try:
-            async with self.session.post(url, json={"event": "resume"}) as response:
+            async with self.session.post(url, json=RESUME_EVENTS) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}.")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

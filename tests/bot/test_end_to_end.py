@@ -166,12 +166,16 @@ async def test_handoff_through_rasa_and_back(
         text_update(22, chat_id=2004, text="makasih banyak ya min")
     )
 
-    # Rasa answers again; what it says is the dialogue's business, not the gateway's.
+    # The bot answers again, as the bot: the thanks, not a second handoff.
     await eventually(lambda: len(fake_telegram.sent_texts(2004)) > before, timeout=60)
     events = (await _tracker(rasa_stack, cid))["events"]
     resumed = [e["event"] for e in events].index("resume")
     said = [e["text"] for e in events[resumed:] if e["event"] == "user"]
+    done = [e["name"] for e in events[resumed:] if e["event"] == "action"]
     assert said[0] == "makasih banyak ya min"
+    assert "utter_thank" in done
+    assert "action_handoff" not in done
+    assert not (await _tracker(rasa_stack, cid))["paused"]
 
 
 async def test_photo_without_text_goes_through_rasa(

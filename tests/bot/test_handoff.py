@@ -167,7 +167,10 @@ async def test_agent_reply_hand_back_and_close(
     assert sent[2] == "Selamat siang, saya Dina dari Disdukcapil."
     assert sent[3].startswith("Percakapan dengan petugas selesai.")
     assert sent[4] == "echo: terima kasih"
-    assert fake_rasa.tracker_events == [(CID, {"event": "resume"})]
+    assert fake_rasa.tracker_events == [
+        (CID, {"event": "resume"}),
+        (CID, {"event": "action", "name": "action_listen"}),
+    ]
     authors = [
         m.author for m in await rows(gateway, TranscriptMessage, direction="out")
     ]

@@ -61,5 +61,7 @@ class FakeRasa:
         return web.json_response([{"recipient_id": sender, "text": f"Bot: {text}"}])
 
     async def _event(self, request: web.Request) -> web.Response:
-        self.events.append((request.match_info["sender"], await request.json()))
+        body = await request.json()
+        for event in body if isinstance(body, list) else [body]:
+            self.events.append((request.match_info["sender"], event))
         return web.json_response({"sender_id": request.match_info["sender"]})

@@ -101,7 +101,9 @@ class FakeRasa:
         return web.json_response({"status": "ok"})
 
     async def _events(self, request: web.Request) -> web.Response:
-        self.tracker_events.append((request.match_info["sender"], await request.json()))
+        body = await request.json()
+        for event in body if isinstance(body, list) else [body]:
+            self.tracker_events.append((request.match_info["sender"], event))
         return web.json_response({"sender_id": request.match_info["sender"]})
 
     async def _webhook(self, request: web.Request) -> web.Response:
