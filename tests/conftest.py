@@ -7,6 +7,7 @@ REQUIRE_SERVICES=1 (as .ci/run sets) they fail instead.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -52,6 +53,15 @@ def require(what: str, available: bool, reason: str) -> None:
         pytest.fail(f"{what} is required here (REQUIRE_SERVICES=1): {reason}")
     _not_run[what] = reason
     pytest.skip(f"{what} not available: {reason}")
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+    """Run every test on the standard asyncio loop.
+
+    Importing Sanic (Rasa, rasa-sdk) installs uvloop's policy as a side effect; a uvloop
+    loop that still holds a handle when the session ends waits for it forever on close.
+    """
+    return {"asyncio": asyncio.SelectorEventLoop}
 
 
 @pytest.fixture(scope="session")
