@@ -18,12 +18,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.future import create_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_URL = "sqlite:///var/padang.db"
 ENV_DATABASE_URL = "DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Connections kept open to a SQLite file. SQLAlchemy 1.4 gives file databases a
+# NullPool: every transaction would open a connection, and closing the last one
+# checkpoints the WAL (an fsync): 28 ms a write here instead of 1.4 ms.
+# TODO(SQLAlchemy 2.0): file databases get a QueuePool by default; drop these two.
+SQLITE_POOL_SIZE = 2
+SQLITE_POOL_OVERFLOW = 8
 PG_CONNECT_TIMEOUT_S = 5
 
 
@@ -64,6 +71,9 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["poolclass"] = QueuePool
+            kwargs["pool_size"] = SQLITE_POOL_SIZE
+            kwargs["max_overflow"] = SQLITE_POOL_OVERFLOW
         kwargs["connect_args"] = {
             "check_same_thread": False,
             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import NullPool, QueuePool
 
 from db.engine import make_engine, session_scope
 
@@ -28,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 POOL_THREADS = 8  # database threads beside SQLite's single writer
-SQLITE_POOL_SIZE = 2  # the worker thread's connection and a spare
 
 
 URGENT, NORMAL = 0, 1
@@ -90,21 +88,7 @@ class Store:
     @classmethod
     def from_url(cls, url: str) -> Store:
         """Open the database at ``url``."""
-        engine = make_engine(url)
-        if engine.dialect.name == "sqlite" and isinstance(engine.pool, NullPool):
-            # SQLAlchemy 1.4 gives SQLite files a NullPool: every transaction opens a
-            # connection, and closing the last one checkpoints the WAL (an fsync), 28
-            # ms a write here instead of 1.4 ms. Keep connections, with the engine's
-            # connect listeners (WAL, foreign keys, busy timeout).
-            # TODO(SQLAlchemy 2.0): file databases get a QueuePool by default.
-            engine.pool = QueuePool(
-                engine.pool._creator,
-                pool_size=SQLITE_POOL_SIZE,
-                max_overflow=0,
-                dialect=engine.dialect,
-                _dispatch=engine.pool.dispatch,
-            )
-        return cls(engine)
+        return cls(make_engine(url))
 
     async def run(self, work: Callable[..., T], *args: Any, urgent: bool = False) -> T:
         """Run ``work(session, *args)`` in one transaction and return its result.
