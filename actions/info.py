@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -109,11 +110,15 @@ def _numbered(items: list[str]) -> str:
 # --- requirements, fee, processing time ---------------------------------------------
 
 
-class ActionTellRequirements(GuardedAction):
-    """Tell the requirements and procedure, saying whose rule they are."""
+class ServiceAnswer(GuardedAction):
+    """Answer a question about one civil-registration service (document + request).
 
-    def name(self) -> str:
-        return "action_tell_requirements"
+    The three questions share their first steps: the document comes from the message
+    or the slots, a missing one is asked for with buttons that re-enter ``intent``, and
+    the service's record is loaded; :meth:`answer` says the rest.
+    """
+
+    intent: str
 
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -124,12 +129,62 @@ class ActionTellRequirements(GuardedAction):
             ask_for_document(
                 dispatcher,
                 language,
-                intent="ask_requirements",
+                intent=self.intent,
                 request_type=latest_entity(tracker, "request_type"),
             )
             return []
 
         service = await _load_service(document, request_type)
+        self.answer(
+            dispatcher,
+            language=language,
+            document=document,
+            request_type=request_type,
+            service=service,
+        )
+        return [SlotSet("document", document), SlotSet("request_type", request_type)]
+
+    @abstractmethod
+    def answer(
+        self,
+        dispatcher: CollectingDispatcher,
+        *,
+        language: str,
+        document: str,
+        request_type: str,
+        service: Service | None,
+    ) -> None:
+        """Send the answer for ``service`` (None: the records do not have it)."""
+
+
+def _say_unknown(
+    dispatcher: CollectingDispatcher, language: str, lines: list[str]
+) -> None:
+    """Say what is not known, offer a human, and add ``lines`` after."""
+    first = lines[0] + " " + text("offer_human", language)
+    dispatcher.utter_message(
+        text="\n".join([first, *lines[1:]]), buttons=[human_button(language)]
+    )
+
+
+class ActionTellRequirements(ServiceAnswer):
+    """Tell the requirements and procedure, saying whose rule they are."""
+
+    intent = "ask_requirements"
+
+    def name(self) -> str:
+        return "action_tell_requirements"
+
+    def answer(
+        self,
+        dispatcher: CollectingDispatcher,
+        *,
+        language: str,
+        document: str,
+        request_type: str,
+        service: Service | None,
+    ) -> None:
+        """List requirements, procedure, notes, fee, legal basis and source."""
         names = {
             "document": label(DOCUMENTS, document, language),
             "request_type": label(REQUEST_TYPES, request_type, language),
@@ -137,13 +192,8 @@ class ActionTellRequirements(GuardedAction):
         requirements = _pick(service, "requirements", language) if service else None
         procedure = _pick(service, "procedure", language) if service else None
         if service is None or service.scope is None or not (requirements or procedure):
-            dispatcher.utter_message(
-                text=text("req_unknown", language, **names)
-                + " "
-                + text("offer_human", language),
-                buttons=[human_button(language)],
-            )
-            return _remember(document, request_type)
+            _say_unknown(dispatcher, language, [text("req_unknown", language, **names)])
+            return
 
         header = (
             "req_header_padang" if service.scope == "padang" else "req_header_national"
@@ -167,67 +217,63 @@ class ActionTellRequirements(GuardedAction):
         if service.sources:
             parts.append(text("req_source", language, source=service.sources[0]))
         dispatcher.utter_message(text="\n".join(parts))
-        return _remember(document, request_type)
 
 
-def _remember(document: str, request_type: str) -> EventList:
-    return [SlotSet("document", document), SlotSet("request_type", request_type)]
-
-
-class ActionTellFee(GuardedAction):
+class ActionTellFee(ServiceAnswer):
     """Tell that civil-registration services are free by law, and warn about calo."""
+
+    intent = "ask_fee"
 
     def name(self) -> str:
         return "action_tell_fee"
 
-    async def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> EventList:
-        language = language_of(tracker)
-        document, request_type = requested_service(tracker)
-        if document is None:
-            ask_for_document(dispatcher, language, intent="ask_fee")
-            return []
-
-        service = await _load_service(document, request_type)
+    def answer(
+        self,
+        dispatcher: CollectingDispatcher,
+        *,
+        language: str,
+        document: str,
+        request_type: str,
+        service: Service | None,
+    ) -> None:
+        """Say it is free (and about late-registration fines), or that it is unknown."""
         name = label(DOCUMENTS, document, language)
-        if service is not None and service.free_of_charge:
-            parts = [text("fee_free", language, document=name)]
-            if document == "akta_kelahiran":
-                parts.append(text("fee_late_fine", language))
-            parts.append(text("fee_calo", language))
-            dispatcher.utter_message(text="\n".join(parts))
-        else:
-            dispatcher.utter_message(
-                text="\n".join(
-                    [
-                        text("fee_unknown", language, document=name)
-                        + " "
-                        + text("offer_human", language),
-                        text("fee_calo", language),
-                    ]
-                ),
-                buttons=[human_button(language)],
+        if service is None or not service.free_of_charge:
+            _say_unknown(
+                dispatcher,
+                language,
+                [
+                    text("fee_unknown", language, document=name),
+                    text("fee_calo", language),
+                ],
             )
-        return _remember(document, request_type)
+            return
+
+        parts = [text("fee_free", language, document=name)]
+        if document == "akta_kelahiran":
+            parts.append(text("fee_late_fine", language))
+        parts.append(text("fee_calo", language))
+        dispatcher.utter_message(text="\n".join(parts))
 
 
-class ActionTellProcessingTime(GuardedAction):
+class ActionTellProcessingTime(ServiceAnswer):
     """Tell the processing time; Padang's is not known, and the bot says so."""
+
+    intent = "ask_processing_time"
 
     def name(self) -> str:
         return "action_tell_processing_time"
 
-    async def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> EventList:
-        language = language_of(tracker)
-        document, request_type = requested_service(tracker)
-        if document is None:
-            ask_for_document(dispatcher, language, intent="ask_processing_time")
-            return []
-
-        service = await _load_service(document, request_type)
+    def answer(
+        self,
+        dispatcher: CollectingDispatcher,
+        *,
+        language: str,
+        document: str,
+        request_type: str,
+        service: Service | None,
+    ) -> None:
+        """Say the known processing time, or that it is not known."""
         name = label(DOCUMENTS, document, language)
         known = None
         if service is not None:
@@ -238,19 +284,16 @@ class ActionTellProcessingTime(GuardedAction):
             dispatcher.utter_message(
                 text=text("time_known", language, document=name, time=known)
             )
-        else:
-            dispatcher.utter_message(
-                text="\n".join(
-                    [
-                        text("time_unknown", language, document=name)
-                        + " "
-                        + text("offer_human", language),
-                        text("time_status_hint", language),
-                    ]
-                ),
-                buttons=[human_button(language)],
-            )
-        return _remember(document, request_type)
+            return
+
+        _say_unknown(
+            dispatcher,
+            language,
+            [
+                text("time_unknown", language, document=name),
+                text("time_status_hint", language),
+            ],
+        )
 
 
 # --- offices ----------------------------------------------------------------------
