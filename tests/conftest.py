@@ -55,13 +55,22 @@ def require(what: str, available: bool, reason: str) -> None:
     pytest.skip(f"{what} not available: {reason}")
 
 
-def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
-    """Run every test on the standard asyncio loop.
+def pytest_collection_finish(session: Any) -> None:
+    """Undo uvloop's policy installed by imports during collection (see below)."""
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
 
-    Importing Sanic (Rasa, rasa-sdk) installs uvloop's policy as a side effect; a uvloop
-    loop that still holds a handle when the session ends waits for it forever on close.
+
+@pytest.fixture(autouse=True)
+def standard_asyncio_policy() -> None:
+    """Run every test under asyncio's own event loop policy.
+
+    Importing or starting Sanic (Rasa, rasa-sdk) installs uvloop's policy as a side
+    effect. A uvloop loop that still holds a handle when the session ends waits for it
+    forever on close, and uvloop's policy has no child watcher for the subprocesses
+    that Playwright and the command tests start.
     """
-    return {"asyncio": asyncio.SelectorEventLoop}
+    if type(asyncio.get_event_loop_policy()) is not asyncio.DefaultEventLoopPolicy:
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu.components import (
+    SLOT_SWITCH_CONFIDENCE,
     ChatNormalizer,
     EntityValueFilter,
     LanguageIdentifier,
@@ -291,6 +292,24 @@ async def test_rest_webhook_fills_the_language_slot(rasa, sender):
     tracker = await rasa.tracker(sender)
 
     assert tracker["slots"]["language"] == "id"
+
+
+@pytest.mark.rasa
+async def test_a_bare_number_keeps_the_residents_language(rasa, sender):
+    await rasa.say(sender, "ambo nio mancaliak status permohonan ambo")
+    await rasa.say(sender, "dkp 2026 000123")
+    tracker = await rasa.tracker(sender)
+
+    assert tracker["latest_message"]["language"]["name"] == "id"  # no evidence
+    assert tracker["slots"]["language"] == "min"
+
+
+@pytest.mark.timeout(600)
+def test_a_message_without_language_evidence_adds_no_language_entity(tiny_agent):
+    parsed = _parse(tiny_agent, "1371015505900002")
+
+    assert parsed["language"]["confidence"] < SLOT_SWITCH_CONFIDENCE
+    assert [e for e in parsed["entities"] if e["entity"] == "language"] == []
 
 
 @pytest.mark.rasa
