@@ -57,8 +57,11 @@ lint: setup
 lock: setup
 	$(PY) -m pip freeze --exclude-editable > requirements.lock
 
+# Figures, not pass/fail: each script prints its own (see README, "Figures").
 bench: setup model
-	$(PY) -m bench.all
+	$(PY) -m bench.nlu_core
+	$(PY) -m bench.actions
+	$(PY) -m bench.gateway
 
 clean:
 	rm -rf models .pytest_cache
