@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,8 @@ TURNS_PER_CONVERSATION = 20
 def train(config: Path, out: Path, cache: Path) -> tuple[float, Path]:
     """Train from scratch with an empty cache; return seconds and the model path."""
     env = {**os.environ, "RASA_CACHE_DIRECTORY": str(cache)}
+    # Rasa writes the defaults it chose back into a config that has none: train a copy.
+    config = Path(shutil.copy(config, out.parent / config.name))
     started = time.perf_counter()
     subprocess.run(
         [
