@@ -62,6 +62,7 @@ async def gateway(
         database_url=database_url,
         telegram_api_url=fake_telegram.api_url,
         rasa_url=fake_rasa.url,
+        action_server_url=fake_rasa.action_url,
     )
     yield gw
     await gw.stop()

@@ -1,67 +1,44 @@
-"""A stand-in for Rasa's REST channel (127.0.0.1, a free port) for console tests that
-run before the model exists; the flow with the real Rasa server is in test_browser.py.
+"""The console tests' Rasa: the shared fake of tests/fakes/rasa.py answering as the bot
+does when a resident asks for a human, for the tests that run before the model exists
+(the flow with the real Rasa server is in test_browser.py).
 
-It answers "petugas" (or "manusia") with a reply and the ``handoff`` custom payload,
-anything else with "Bot: <text>", and records the tracker events posted to it.
+"petugas" or "manusia" gets a reply and the ``handoff`` custom payload; anything else
+gets "Bot: <text>".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from tests.support.servers import free_port
+from tests.fakes import rasa
 
 
-class FakeRasa:
-    """Rasa's REST webhook and tracker-events routes, recorded."""
+async def handoff_on_request(
+    sender: str, message: str, metadata: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Hand over when a human is asked for, otherwise answer ``Bot: <message>``."""
+    text = message.lower()
+    if "petugas" in text or "manusia" in text:
+        return [
+            {"recipient_id": sender, "text": "Baik, saya hubungkan ke petugas."},
+            {"recipient_id": sender, "custom": {"handoff": {"reason": "requested"}}},
+        ]
+    return [{"recipient_id": sender, "text": f"Bot: {message}"}]
+
+
+class FakeRasa(rasa.FakeRasa):
+    """The shared fake with the handoff responder; ``messages`` and ``events`` name
+    what it received and the tracker events posted to it."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.messages: list[dict[str, Any]] = []
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self._runner: web.AppRunner | None = None
+        super().__init__(respond=handoff_on_request)
 
-    async def __aenter__(self) -> FakeRasa:
-        app = web.Application()
-        app.router.add_get("/", self._root)
-        app.router.add_post("/webhooks/rest/webhook", self._webhook)
-        app.router.add_post("/conversations/{sender}/tracker/events", self._event)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message posted to the REST channel."""
+        return self.received
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _root(self, request: web.Request) -> web.Response:
-        return web.Response(text="Hello from Rasa: 3.6.21")
-
-    async def _webhook(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.messages.append(body)
-        sender, text = body["sender"], str(body.get("message") or "")
-        if "petugas" in text.lower() or "manusia" in text.lower():
-            return web.json_response(
-                [
-                    {
-                        "recipient_id": sender,
-                        "text": "Baik, saya hubungkan ke petugas.",
-                    },
-                    {
-                        "recipient_id": sender,
-                        "custom": {"handoff": {"reason": "requested"}},
-                    },
-                ]
-            )
-        return web.json_response([{"recipient_id": sender, "text": f"Bot: {text}"}])
-
-    async def _event(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        for event in body if isinstance(body, list) else [body]:
-            self.events.append((request.match_info["sender"], event))
-        return web.json_response({"sender_id": request.match_info["sender"]})
+    @property
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every (sender, event) posted to a tracker."""
+        return self.tracker_events

@@ -335,12 +335,14 @@ async def test_two_gateways_share_one_console_through_redis(
         database_url=database_url,
         telegram_api_url=fake_telegram.api_url,
         rasa_url=fake_rasa.url,
+        action_server_url=fake_rasa.action_url,
         redis_url=redis_url,
     )
     b = await start_gateway(
         database_url=database_url,
         telegram_api_url=fake_telegram.api_url,
         rasa_url=fake_rasa.url,
+        action_server_url=fake_rasa.action_url,
         redis_url=redis_url,
     )
     try:
