@@ -2,8 +2,9 @@
 gives both its registration number and the matching NIK.
 
 A mismatch and an unknown number get the same answer. Every lookup is logged in the
-database per sender; after ``lookup_max_failures`` failures within the window the
-sender's lookups are refused and the conversation goes to staff (``lookup_limit``).
+database per sender and number; after ``lookup_max_failures`` failures within the
+window by the sender, or on the number by anyone (a web-chat sender id is made up by
+the client), lookups are refused and the conversation goes to staff (``lookup_limit``).
 NIKs appear in replies and logs only masked (last four digits).
 """
 
@@ -138,7 +139,9 @@ def lookup(
     """Look an application up for ``sender_id`` and log the attempt."""
     settings = get_settings()
     since = utcnow() - dt.timedelta(seconds=settings.lookup_window_seconds)
-    failures = count_failed_lookups(session, sender_id, since=since)
+    failures = count_failed_lookups(
+        session, sender_id, since=since, registration_number=number
+    )
     if failures >= settings.lookup_max_failures:
         return LookupResult("locked")
 
@@ -157,7 +160,11 @@ def lookup(
     matched = (
         hmac.compare_digest(stored.encode(), nik.encode()) and application is not None
     )
-    session.add(LookupAttempt(sender_id=sender_id, succeeded=matched))
+    session.add(
+        LookupAttempt(
+            sender_id=sender_id, registration_number=number, succeeded=matched
+        )
+    )
     if not matched:
         if failures + 1 >= settings.lookup_max_failures:
             return LookupResult("locked_now")

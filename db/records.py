@@ -6,7 +6,7 @@ agencies 1--n complaint_categories 1--n complaints 1--n complaint_status_history
                                               \\--n complaint_photos
 offices 1--n applications 1--n application_status_history
 services (document x request_type: requirements, procedure, fee, time; id + min)
-lookup_attempts (sender, time, success)      number_counters (prefix, year, last)
+lookup_attempts (sender, number, time, success)  number_counters (prefix, year, last)
 ```
 
 Status codes are the Indonesian words of the design (``siap_diambil`` for "siap
@@ -321,10 +321,14 @@ class LookupAttempt(Base):  # type: ignore[misc]
     __tablename__ = "lookup_attempts"
     __table_args__ = (
         Index("ix_lookup_attempts_sender_time", "sender_id", "attempted_at"),
+        Index("ix_lookup_attempts_number_time", "registration_number", "attempted_at"),
     )
 
     id = Column(Integer, primary_key=True)
     sender_id = Column(String(200), nullable=False)
+    # The number asked about: failures count per number too, because a web-chat
+    # sender id is whatever the client makes up.
+    registration_number = Column(String(20), nullable=True)
     succeeded = Column(Boolean, nullable=False)
     attempted_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -476,15 +480,25 @@ def set_complaint_status(
 
 
 def count_failed_lookups(
-    session: Session, sender_id: str, *, since: dt.datetime
+    session: Session,
+    sender_id: str,
+    *,
+    since: dt.datetime,
+    registration_number: str | None = None,
 ) -> int:
-    """Count the failed status lookups of ``sender_id`` since ``since``."""
-    return int(
-        session.execute(
-            select(func.count(LookupAttempt.id)).where(
-                LookupAttempt.sender_id == sender_id,
-                LookupAttempt.succeeded.is_(False),
-                LookupAttempt.attempted_at >= since,
-            )
-        ).scalar_one()
+    """Count the failed status lookups since ``since``: of ``sender_id``, or of
+    ``registration_number`` (by any sender) when the number is given, whichever is more.
+    """
+    recent_failures = select(func.count(LookupAttempt.id)).where(
+        LookupAttempt.succeeded.is_(False), LookupAttempt.attempted_at >= since
     )
+    by_sender = session.execute(
+        recent_failures.where(LookupAttempt.sender_id == sender_id)
+    ).scalar_one()
+    if registration_number is None:
+        return int(by_sender)
+
+    by_number = session.execute(
+        recent_failures.where(LookupAttempt.registration_number == registration_number)
+    ).scalar_one()
+    return int(max(by_sender, by_number))

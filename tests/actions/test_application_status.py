@@ -233,6 +233,30 @@ async def test_old_failures_do_not_count(executor, domain, application, records_
     assert "Nurul Chaniago" in texts(result)
 
 
+async def test_failures_on_one_number_from_many_senders_lock_that_number(
+    executor, domain, application, records_engine
+):
+    # A web-chat sender id is made up by the client: a guesser who opens a new session
+    # for every try must still be stopped after five wrong NIKs on one number.
+    with session_scope(records_engine) as session:
+        for _ in range(5):
+            session.add(
+                LookupAttempt(
+                    sender_id=f"web:{uuid.uuid4().hex}",
+                    registration_number=application,
+                    succeeded=False,
+                )
+            )
+
+    result = await run_action(
+        executor, "action_application_status",
+        status_tracker(application, NIK, sender_id=f"web:{uuid.uuid4().hex}"), domain,
+    )  # fmt: skip
+
+    assert "Nurul" not in texts(result)
+    assert customs(result) == [{"handoff": {"reason": "lookup_limit"}}]
+
+
 async def test_batal_cancels_instead_of_being_a_registration_number(executor, domain):
     tracker = make_tracker(
         text="batal", intent="deny", active_loop="application_status_form",

@@ -30,12 +30,14 @@ def upgrade() -> None:
     op.create_table('lookup_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sender_id', sa.String(length=200), nullable=False),
+    sa.Column('registration_number', sa.String(length=20), nullable=True),
     sa.Column('succeeded', sa.Boolean(), nullable=False),
     sa.Column('attempted_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lookup_attempts'))
     )
     with op.batch_alter_table('lookup_attempts', schema=None) as batch_op:
         batch_op.create_index('ix_lookup_attempts_sender_time', ['sender_id', 'attempted_at'], unique=False)
+        batch_op.create_index('ix_lookup_attempts_number_time', ['registration_number', 'attempted_at'], unique=False)
 
     op.create_table('number_counters',
     sa.Column('prefix', sa.String(length=3), nullable=False),
@@ -206,6 +208,7 @@ def downgrade() -> None:
     op.drop_table('offices')
     op.drop_table('number_counters')
     with op.batch_alter_table('lookup_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_lookup_attempts_number_time')
         batch_op.drop_index('ix_lookup_attempts_sender_time')
 
     op.drop_table('lookup_attempts')
