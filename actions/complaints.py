@@ -63,6 +63,51 @@ FORM_SLOTS = (
 )
 DANGER_CATEGORIES = ("banjir", "pohon_tumbang")
 MIN_TEXT_LENGTH = 3
+# A complaint is stored only on a yes the resident really wrote (or the Ya button):
+# the intent classifier also calls "asdfghjkl" or a row of emoji `affirm`.
+YES_WORDS = frozenset(
+    [
+        "ya",
+        "iya",
+        "iyaa",
+        "iyo",
+        "yo",
+        "y",
+        "yes",
+        "yup",
+        "ok",
+        "oke",
+        "okay",
+        "okey",
+        "sip",
+        "siap",
+        "betul",
+        "benar",
+        "bener",
+        "bana",
+        "setuju",
+        "lanjut",
+        "kirim",
+        "boleh",
+        "lai",
+        "jadi",
+        "tentu",
+        "pasti",
+        "mantap",
+    ]
+)
+YES_SIGNS = ("👍", "👌", "✅")
+
+
+def _clearly_yes(tracker: Tracker) -> bool:
+    """Whether the latest message is the Ya button or contains a yes word or sign."""
+    message = str((tracker.latest_message or {}).get("text") or "")
+    if message.startswith("/affirm"):
+        return True
+    words = {word.strip(".,!?;:'\"()") for word in message.lower().split()}
+    return bool(words & YES_WORDS) or any(sign in message for sign in YES_SIGNS)
+
+
 MAX_PHOTOS = 10
 
 
@@ -234,7 +279,10 @@ class ValidateComplaintForm(FormValidationAction):  # type: ignore[misc]
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Keep a yes or no."""
+        """Keep a no, and a yes only when the resident clearly said yes."""
+        if value is True and not _clearly_yes(tracker):
+            dispatcher.utter_message(text=text("confirm_unclear", language_of(tracker)))
+            return {"complaint_confirmed": None}
         return {"complaint_confirmed": value if isinstance(value, bool) else None}
 
 

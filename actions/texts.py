@@ -224,6 +224,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "min": "Tolong pareso pangaduan Sanak:\nKategori: {category}\nLokasi: "
         "{location}\nKeterangan: {description}\nFoto: {photos}\nKirim pangaduan iko?",
     },
+    "confirm_unclear": {
+        "id": "Maaf, jawab *Ya* untuk mengirim aduan atau *Tidak* untuk membatalkan.",
+        "min": "Maaf, jawek *Iyo* untuak mangirim pangaduan atau *Indak* untuak "
+        "mambatalan.",
+    },
     "no_photos": {"id": "tidak ada", "min": "indak ado"},
     "yes_send": {"id": "Ya, kirim", "min": "Iyo, kirim"},
     "no_cancel": {"id": "Tidak, batalkan", "min": "Indak, batalan"},

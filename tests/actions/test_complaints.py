@@ -325,3 +325,32 @@ async def test_after_the_help_text_the_form_carries_on(executor, domain):
     result = await run_action(executor, "validate_complaint_form", tracker, domain)
 
     assert all(e["event"] != "action_execution_rejected" for e in result["events"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("iya benar", True),
+        ("yo bana, kirim", True),
+        ("/affirm", True),
+        ("👍", True),
+        ("asdfghjkl", None),
+        ("😀😀😀", None),
+    ],
+)
+async def test_only_a_clear_yes_confirms_a_complaint(
+    executor, domain, typed, stored
+) -> None:
+    tracker = make_tracker(
+        text=typed, intent="affirm", active_loop="complaint_form",
+        requested_slot="complaint_confirmed", slots=COLLECTED,
+        slot_candidates={"complaint_confirmed": True},
+    )  # fmt: skip
+
+    result = await run_action(executor, "validate_complaint_form", tracker, domain)
+
+    confirmed = [
+        e["value"] for e in result["events"] if e.get("name") == "complaint_confirmed"
+    ]
+    assert confirmed == [stored]
+    assert ("Ya" in texts(result)) == (stored is None)
