@@ -99,6 +99,20 @@ YES_WORDS = frozenset(
 YES_SIGNS = ("👍", "👌", "✅")
 
 
+def _value_before_this_turn(tracker: Tracker, slot: str) -> Any:
+    """Return the value ``slot`` had before the resident's latest message."""
+    events = list(tracker.events)
+    latest_user = max(
+        (i for i, event in enumerate(events) if event.get("event") == "user"),
+        default=len(events),
+    )
+    value = None
+    for event in events[:latest_user]:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
 def _clearly_yes(tracker: Tracker) -> bool:
     """Whether the latest message is the Ya button or contains a yes word or sign."""
     message = str((tracker.latest_message or {}).get("text") or "")
@@ -237,7 +251,15 @@ class ValidateComplaintForm(FormValidationAction):  # type: ignore[misc]
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Keep a location text of a few characters (a shared location counts)."""
+        """Keep a location text of a few characters (a shared location counts).
+
+        A place named in a later answer (the description "dekat simpang") does not
+        replace the location the resident already gave.
+        """
+        earlier = _value_before_this_turn(tracker, "location")
+        if earlier and tracker.get_slot("requested_slot") != "location":
+            return {"location": earlier}
+
         point = shared_location(tracker)
         if _is_payload(value) and point is not None:
             latitude, longitude = point

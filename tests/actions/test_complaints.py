@@ -354,3 +354,25 @@ async def test_only_a_clear_yes_confirms_a_complaint(
     ]
     assert confirmed == [stored]
     assert ("Ya" in texts(result)) == (stored is None)
+
+
+async def test_a_place_in_a_later_answer_keeps_the_location_already_given(
+    executor, domain
+) -> None:
+    answer = "jalan balubang gadang dakek simpang, lah tigo minggu"
+    tracker = make_tracker(
+        text=answer, intent="lodge_complaint", active_loop="complaint_form",
+        requested_slot="complaint_description", language="min",
+        slots={"complaint_category": "jalan_rusak"},
+        slot_candidates={"location": "simpang", "complaint_description": answer},
+    )  # fmt: skip
+    latest_user = max(
+        i for i, e in enumerate(tracker["events"]) if e["event"] == "user"
+    )
+    tracker["events"].insert(
+        latest_user, {"event": "slot", "name": "location", "value": "jalan sudirman"}
+    )
+
+    result = await run_action(executor, "validate_complaint_form", tracker, domain)
+
+    assert slot_events(result)["location"] == "jalan sudirman"
