@@ -55,9 +55,8 @@ NORMALIZATION = "chat_normalization"
 LANGUAGE = "language"
 NUMBER_ENTITIES = ("registration_number", "ticket_number", "nik")
 MERGED = ("location",)
-# Below this confidence a message's words say nothing about its language (a number
-# alone scores 0.62, the identifier's prior); "ndak" scores 0.73, "makasih ya" 0.96.
-SLOT_SWITCH_CONFIDENCE = 0.7
+# Below this a message does not change the `language` slot (see langid.Prediction).
+SLOT_SWITCH_CONFIDENCE = langid.MIN_EVIDENCE_CONFIDENCE
 """Free-text entities whose pieces, split by DIET at punctuation, are joined again."""
 _SPLIT_GAP_RE = re.compile(r"[ .,]{1,3}")
 
@@ -410,7 +409,7 @@ class LanguageIdentifier(_ProjectComponent):
                 {"name": prediction.language, "confidence": prediction.confidence},
                 add_to_output=True,
             )
-            if prediction.confidence < SLOT_SWITCH_CONFIDENCE:
+            if not prediction.decisive:
                 # A bare number, "ok" or an emoji says nothing about the language: no
                 # entity, so the `language` slot keeps what the resident wrote before.
                 continue

@@ -35,6 +35,9 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 _STRETCH_RE = re.compile(r"(.)\1{2,}")
 # Scale from the score (a sum of log ratios) to a confidence.
 _CONFIDENCE_SCALE = 4.0
+# Below this confidence a text says nothing about its language ("ndak" scores 0.73,
+# "makasih ya" 0.96, a text without words 0.62).
+MIN_EVIDENCE_CONFIDENCE = 0.7
 
 
 class LangIdError(Exception):
@@ -48,6 +51,15 @@ class Prediction:
     language: Language
     confidence: float
     score: float
+
+    @property
+    def decisive(self) -> bool:
+        """Whether the text's own words are evidence for the language.
+
+        A bare number, "ok" or an emoji scores the model's prior (0.62): such a message
+        should not change the language a conversation is held in.
+        """
+        return self.confidence >= MIN_EVIDENCE_CONFIDENCE
 
 
 def words(text: str) -> list[str]:

@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 LEASE_MARGIN_S = 30.0  # beyond the Rasa timeout, before another process may take over
 MAX_RASA_TEXT = 2000  # characters forwarded to Rasa; the transcript keeps all
-LANGUAGE_MIN_CONFIDENCE = 0.6
 _NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long payloads
 # Kinds whose text the gateway or the platform set: button payloads and commands.
@@ -234,7 +233,8 @@ class Router(ConversationTasks):
         if not _HAS_WORD_RE.search(text):
             return None
         prediction = self.language_identifier.predict(text)
-        return str(prediction.language)
+        # A message without evidence keeps the conversation's language.
+        return str(prediction.language) if prediction.decisive else None
 
     async def _process(self, turn: Turn) -> tuple[float, bool]:
         """Handle one row.
