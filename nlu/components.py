@@ -55,8 +55,6 @@ NORMALIZATION = "chat_normalization"
 LANGUAGE = "language"
 NUMBER_ENTITIES = ("registration_number", "ticket_number", "nik")
 MERGED = ("location",)
-# Below this a message does not change the `language` slot (see langid.Prediction).
-SLOT_SWITCH_CONFIDENCE = langid.MIN_EVIDENCE_CONFIDENCE
 """Free-text entities whose pieces, split by DIET at punctuation, are joined again."""
 _SPLIT_GAP_RE = re.compile(r"[ .,]{1,3}")
 

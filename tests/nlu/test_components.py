@@ -9,13 +9,13 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu.components import (
-    SLOT_SWITCH_CONFIDENCE,
     ChatNormalizer,
     EntityValueFilter,
     LanguageIdentifier,
     NumberEntityExtractor,
     OriginalTextRestorer,
 )
+from nlu.langid import MIN_EVIDENCE_CONFIDENCE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TRAINING_DATA = (FIXTURES / "tiny_nlu.yml").read_text(encoding="utf-8")
@@ -307,7 +307,7 @@ async def test_a_bare_number_keeps_the_residents_language(rasa, sender):
 def test_a_message_without_language_evidence_adds_no_language_entity(tiny_agent):
     parsed = _parse(tiny_agent, "1371015505900002")
 
-    assert parsed["language"]["confidence"] < SLOT_SWITCH_CONFIDENCE
+    assert parsed["language"]["confidence"] < MIN_EVIDENCE_CONFIDENCE
     assert [e for e in parsed["entities"] if e["entity"] == "language"] == []
 
 
