@@ -1,4 +1,5 @@
-"""The client for the Rasa server (REST channel, tracker events) and the action server.
+"""The client for the Rasa server (REST channel, NLU parse, tracker events) and the
+action server.
 
 Rasa's REST channel catches every exception while it handles a message and answers
 ``[]``; an empty answer therefore means "nothing to say" only when the action server is
@@ -91,6 +92,31 @@ class RasaClient:
                 "Rasa answered nothing and the action server is down."
             )
         return replies
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Classify ``text`` with Rasa's NLU only and return its parse.
+
+        The parse (``{"text", "intent": {"name", "confidence"}, "entities", ...}``)
+        touches no tracker: no conversation hears of the message.
+
+        Raises:
+            RasaUnavailable: Rasa cannot be reached, failed, or answered something that
+                is not a parse.
+        """
+        url = f"{self.rasa_url}/model/parse"
+        try:
+            async with (
+                self._slots,
+                self.session.post(url, json={"text": text}) as response,
+            ):
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}.")
+                parsed = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaUnavailable(f"Rasa cannot be reached: {exc!r}.") from exc
+        if not isinstance(parsed, dict):
+            raise RasaUnavailable("Rasa answered a parse that is not an object.")
+        return parsed
 
     async def resume(self, sender: str) -> None:
         """Tell Rasa's tracker that a paused conversation resumed.

@@ -1,9 +1,10 @@
-"""A small fake of Rasa's REST channel and of the action server's /health, for tests
-of the gateway's own behaviour (ordering, retries, outages). Conversation tests use
-the real Rasa (tests/bot/test_end_to_end.py).
+"""A small fake of Rasa's REST channel, its NLU parse and the action server's /health,
+for tests of the gateway's own behaviour (ordering, retries, outages). Conversation
+tests use the real Rasa (tests/bot/test_end_to_end.py).
 
 ``FakeRasa`` answers ``POST /webhooks/rest/webhook`` through ``respond`` (by default an
-echo), records every request, and can go down (connection refused) and come back on
+echo) and ``POST /model/parse`` through ``classify`` (by default Rasa's fallback
+intent), records every request, and can go down (connection refused) and come back on
 the same port, or report the action server down (then it answers ``[]`` as Rasa does).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 Responder = Callable[[str, str, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+Classifier = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 async def echo(
@@ -25,12 +27,31 @@ async def echo(
     return [{"recipient_id": sender, "text": f"echo: {message}"}]
 
 
+async def fallback(text: str) -> dict[str, Any]:
+    """Parse every text as Rasa's ``nlu_fallback``."""
+    return parse_result(text, "nlu_fallback", 1.0)
+
+
+def parse_result(text: str, intent: str, confidence: float) -> dict[str, Any]:
+    """The body of Rasa's ``/model/parse`` for ``text`` read as ``intent``."""
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "entities": [],
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
+    }
+
+
 class FakeRasa:
     """Rasa's REST webhook, its tracker events route, and the action server health."""
 
-    def __init__(self, respond: Responder = echo) -> None:
+    def __init__(
+        self, respond: Responder = echo, classify: Classifier = fallback
+    ) -> None:
         self.respond = respond
+        self.classify = classify
         self.received: list[dict[str, Any]] = []
+        self.parsed: list[str] = []  # the texts posted to /model/parse
         self.tracker_events: list[tuple[str, dict[str, Any]]] = []
         self.actions_up = True
         self.delay_s = 0.0
@@ -57,6 +78,7 @@ class FakeRasa:
         app = web.Application(middlewares=[self._refuse_when_down])
         app.router.add_get("/", self._root)
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_post("/model/parse", self._parse)
         app.router.add_post("/conversations/{sender}/tracker/events", self._events)
         app.router.add_get("/actions/health", self._health)
         self._runner = web.AppRunner(app, access_log=None)
@@ -105,6 +127,11 @@ class FakeRasa:
         for event in body if isinstance(body, list) else [body]:
             self.tracker_events.append((request.match_info["sender"], event))
         return web.json_response({"sender_id": request.match_info["sender"]})
+
+    async def _parse(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.parsed.append(body["text"])
+        return web.json_response(await self.classify(body["text"]))
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
