@@ -7,8 +7,10 @@
                            └──────close() / hand_back() ──────────> closed / bot
 
 While a conversation is ``waiting`` or ``agent`` the router does not forward the
-resident's messages to Rasa; it stores them in the transcript and publishes them. A
-``closed`` conversation that hears from the resident again goes back to ``bot``.
+resident's messages to Rasa; it stores them in the transcript and publishes them (while
+``waiting``, an emergency also gets the 112 advice and a ``flag``: see
+:mod:`bot.pipeline.router`). A ``closed`` conversation that hears from the resident
+again goes back to ``bot``.
 
 The console (bot/console/) uses one :class:`Handoff` object, kept on the aiohttp app
 under ``bot.app.HANDOFF`` (``request.app[HANDOFF]``). Every call is async:
@@ -36,7 +38,8 @@ Console events (dicts published on the event bus, :mod:`bot.events`):
   "text", "data", "created_at"}}`` for every inbound message and every reply;
 - ``{"type": "delivery", "conversation_id", "channel", "outbox_id", "transcript_id",
   "status" (sent|failed|unreachable|queued|delivered|read|undelivered), "error"}``;
-- ``{"type": "flag", "conversation_id", "reason"}`` when Rasa flags an emergency.
+- ``{"type": "flag", "conversation_id", "reason"}`` when Rasa flags a message, and
+  with reason ``emergency`` when a resident waiting for staff reports an emergency.
 """
 
 from __future__ import annotations

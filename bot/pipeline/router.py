@@ -5,8 +5,11 @@ Per row, by the conversation's mode:
 - ``bot`` (or ``closed``, which reopens to ``bot``): forward to Rasa with metadata, then
   in one transaction mark the row done and queue the replies (a ``handoff`` custom
   payload escalates, a ``flag`` alerts staff);
-- ``waiting`` / ``agent``: nothing to forward; the message is already in the transcript
-  and on the console, the row is marked done.
+- ``waiting``: nothing to forward; the message is already in the transcript and on
+  the console. Rasa's NLU alone classifies it (``/model/parse``, no tracker): an
+  emergency gets the 112 advice, at most once per ``EMERGENCY_ADVICE_INTERVAL``, and a
+  ``flag`` event alerts staff. The row is marked done, even when Rasa is down;
+- ``agent``: a human is talking; nothing to forward, the row is marked done.
 
 When Rasa or the action server is down, the resident is told once ("sedang ada
 gangguan"), the row stays pending and is retried with backoff; later rows of the same
@@ -20,6 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -42,7 +46,7 @@ from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
 from bot.pipeline.store import Store
 from bot.pipeline.tasks import ConversationTasks
-from db.gateway import Conversation, InboxMessage, utcnow
+from db.gateway import Conversation, InboxMessage, TranscriptMessage, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,10 @@ _NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long payloads
 # Kinds whose text the gateway or the platform set: button payloads and commands.
 TRUSTED_KINDS = ("button", "command")
+EMERGENCY_INTENT = "report_emergency"
+# From this intent confidence on, a resident waiting for staff gets the 112 advice.
+EMERGENCY_CONFIDENCE = 0.5
+EMERGENCY_ADVICE_INTERVAL = timedelta(minutes=10)  # one advice per conversation within
 _HAS_WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
 
 
@@ -246,7 +254,9 @@ class Router(ConversationTasks):
         for hook in self._interceptors:
             if await hook(turn):
                 return 0.0, await self.store.run(_done, turn.inbox_id)
-        if turn.mode in ("waiting", "agent"):
+        if turn.mode == "waiting":
+            return 0.0, await self._while_waiting(turn)
+        if turn.mode == "agent":
             return 0.0, await self.store.run(_done, turn.inbox_id)
 
         self.outbox.mark_received(turn.conversation_id)
@@ -265,6 +275,71 @@ class Router(ConversationTasks):
 
         self.metrics.observe("rasa_latency_seconds", time.monotonic() - started)
         return 0.0, await self._finish(turn, replies)
+
+    async def _while_waiting(self, turn: Turn) -> bool:
+        """Mark a waiting resident's row done; meet an emergency with the 112 advice.
+
+        Every emergency publishes a ``flag`` for staff; the resident is advised when
+        not told to call 112 within ``EMERGENCY_ADVICE_INTERVAL``. Returns whether more
+        rows of the conversation are pending.
+        """
+        if not await self._is_emergency(turn):
+            return await self.store.run(_done, turn.inbox_id)
+
+        def work(session: Session) -> tuple[list[dict[str, Any]], bool, bool]:
+            conversation = session.get(Conversation, turn.conversation_id)
+            events: list[dict[str, Any]] = [
+                {
+                    "type": "flag",
+                    "conversation_id": conversation.id,
+                    "reason": "emergency",
+                }
+            ]
+            advised = _advised_recently(session, conversation)
+            if not advised:
+                advice = texts.say("emergency_waiting", conversation.language)
+                transcript, _ = self.outbox.stage(
+                    session, conversation, Reply(advice), author="system"
+                )
+                events.append(message_event(transcript, conversation.channel))
+            return events, advised, _done(session, turn.inbox_id)
+
+        events, advised, more = await self.store.run(work)
+        # The inbox row, not the conversation id: a WhatsApp id is a phone number.
+        logger.info(
+            "Emergency while waiting for staff (inbox row %s, %s): %s",
+            turn.inbox_id,
+            turn.message.channel,
+            "112 advice already given" if advised else "112 advice queued",
+        )
+        for event in events:
+            await self.events.publish(event)
+        if not advised:
+            self.outbox.wake(turn.conversation_id)
+        return more
+
+    async def _is_emergency(self, turn: Turn) -> bool:
+        """Tell whether Rasa's NLU reads the resident's words as an emergency."""
+        if turn.local_reply is not None or not turn.message.text.strip():
+            return False  # nothing typed: a bare photo, location or contact
+
+        try:
+            parsed = await self.rasa.parse(turn.text)
+        except RasaUnavailable as exc:
+            # The message is stored and on the console; staff will read it.
+            self.metrics.inc("rasa_failures_total", cause="parse")
+            logger.warning(
+                "Emergency check skipped for inbox row %s: %s", turn.inbox_id, exc
+            )
+            return False
+
+        intent = parsed.get("intent")
+        if not isinstance(intent, dict) or intent.get("name") != EMERGENCY_INTENT:
+            return False
+        confidence = intent.get("confidence")
+        return (
+            isinstance(confidence, (int, float)) and confidence >= EMERGENCY_CONFIDENCE
+        )
 
     async def _outage(self, turn: Turn, exc: RasaUnavailable) -> float:
         self.metrics.inc("rasa_failures_total", cause="unavailable")
@@ -357,6 +432,36 @@ class Router(ConversationTasks):
             transcript, _ = self.outbox.stage(session, conversation, reply)
             events.append(message_event(transcript, conversation.channel))
         return events
+
+
+def _advised_recently(session: Session, conversation: Conversation) -> bool:
+    """Tell whether the resident was told to call 112 within the advice interval.
+
+    Either the gateway's advice is in the transcript, or Rasa's ``action_emergency``
+    gave its own when it escalated the conversation (reason ``emergency``).
+    """
+    since = utcnow() - EMERGENCY_ADVICE_INTERVAL
+    rasa_advised = (
+        conversation.handoff_reason == "emergency"
+        and conversation.waiting_since is not None
+        and conversation.waiting_since >= since
+    )
+    if rasa_advised:
+        return True
+
+    advice = list(texts.TEXTS["emergency_waiting"].values())
+    found = (
+        session.query(TranscriptMessage.id)
+        .filter(
+            TranscriptMessage.conversation_id == conversation.id,
+            TranscriptMessage.direction == "out",
+            TranscriptMessage.author == "system",
+            TranscriptMessage.text.in_(advice),
+            TranscriptMessage.created_at >= since,
+        )
+        .first()
+    )
+    return found is not None
 
 
 def _done(session: Session, inbox_id: int) -> bool:

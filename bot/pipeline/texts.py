@@ -49,6 +49,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "min": "Pambicaraan ko alah ditutuik. Tarimo kasih alah mahubungi Pamarintah "
         "Kota Padang.",
     },
+    # To a resident waiting for staff who reports an emergency (actions' "emergency"
+    # says the same in bot mode, before the handoff).
+    "emergency_waiting": {
+        "id": "🚨 Jika ini keadaan darurat, segera telepon *112* SEKARANG (gratis, "
+        "bisa tanpa pulsa). Jangan menunggu balasan di chat ini. Petugas kami sudah "
+        "diberi tahu dan akan segera membalas di sini.",
+        "min": "🚨 Kalau iko kaadaan darurat, capek talepon *112* KINI (gratih, bisa "
+        "indak pakai pulsa). Jan manunggu baleh di chat iko. Patugas kami alah dibari "
+        "tahu dan ka capek mambalas di siko.",
+    },
     "empty": {
         "id": "Maaf, pesan Anda kosong. Silakan tulis pertanyaan Anda.",
         "min": "Maaf, pasan Sanak kosong. Silakan tulih pertanyaan Sanak.",

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.pipeline import texts
+from bot.pipeline.router import EMERGENCY_CONFIDENCE
 from db.gateway import Conversation, InboxMessage
 from tests.bot.conftest import MakeGateway, eventually, rows
 from tests.bot.test_whatsapp import send_inbound
@@ -252,3 +254,49 @@ async def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> No
         line.split("|")[0].strip() for line in lines if "|" in line
     }
     assert process.returncode == 0
+
+
+async def test_waiting_resident_reporting_an_emergency_gets_the_112_advice(
+    rasa_stack: RasaStack,
+    rasa: Any,
+    make_gateway: MakeGateway,
+    fake_telegram: FakeTelegram,
+) -> None:
+    gateway = await make_gateway(**real_rasa(rasa_stack))
+    emergencies = {
+        2006: ("tolong ada kebakaran di rumah saya", "id"),
+        2007: ("tolong, ado urang tabanam di sungai", "min"),
+    }
+    for text, _ in emergencies.values():
+        intent = (await rasa.parse(text))["intent"]
+        assert intent["name"] == "report_emergency"
+        assert intent["confidence"] >= EMERGENCY_CONFIDENCE
+
+    for chat_id, (text, _) in emergencies.items():
+        await gateway.post_telegram(
+            text_update(chat_id * 10, chat_id=chat_id, text="mau bicara dengan petugas")
+        )
+        await eventually(
+            lambda chat_id=chat_id: rows(
+                gateway, Conversation, id=f"telegram:{chat_id}", mode="waiting"
+            ),
+            timeout=60,
+        )
+        await gateway.post_telegram(
+            text_update(chat_id * 10 + 1, chat_id=chat_id, text=text)
+        )
+
+    for chat_id, (_, language) in emergencies.items():
+        advice = texts.say("emergency_waiting", language)
+        await eventually(
+            lambda chat_id=chat_id, advice=advice: (
+                fake_telegram.sent_texts(chat_id)[-1:] == [advice]
+            ),
+            timeout=60,
+        )
+    forwarded = [
+        e["text"]
+        for e in (await _tracker(rasa_stack, "telegram:2006"))["events"]
+        if e["event"] == "user"
+    ]
+    assert forwarded == ["mau bicara dengan petugas"]

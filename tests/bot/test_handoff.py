@@ -1,10 +1,11 @@
-"""Handoff: escalation from Rasa's payload, the waiting queue, claims, agent replies,
-hand back and close, and the console events they publish."""
+"""Handoff: escalation from Rasa's payload, the waiting queue, emergencies while
+waiting, claims, agent replies, hand back and close, and the console events they
+publish."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,9 +13,9 @@ import pytest
 from bot.config import ServiceHours
 from bot.errors import UnknownConversation
 from bot.pipeline import texts
-from db.gateway import Conversation, TranscriptMessage
-from tests.bot.conftest import MakeGateway, eventually, rows
-from tests.fakes.rasa import FakeRasa
+from db.gateway import Conversation, InboxMessage, TranscriptMessage
+from tests.bot.conftest import Gateway, MakeGateway, eventually, rows
+from tests.fakes.rasa import FakeRasa, parse_result
 from tests.fakes.telegram import FakeTelegram, location_update, text_update
 
 CID = "telegram:1001"
@@ -217,3 +218,199 @@ async def test_second_handoff_while_waiting_says_nothing_new(
     assert len(fake_telegram.sent_texts(1001)) == 2
     [conversation] = await rows(gateway, Conversation)
     assert conversation.handoff_reason == "requested"
+
+
+async def emergency_words(text: str) -> dict[str, Any]:
+    """Rasa's NLU for these tests: a fire or a drowning is an emergency, smoke only
+    perhaps (below the gateway's threshold), anything else a greeting."""
+    if "kebakaran" in text or "tabanam" in text:
+        return parse_result(text, "report_emergency", 0.97)
+    if "asap" in text:
+        return parse_result(text, "report_emergency", 0.3)
+    return parse_result(text, "greet", 0.9)
+
+
+async def listen(gateway: Gateway) -> tuple[list[dict[str, Any]], asyncio.Task[None]]:
+    """Collect the console events the gateway publishes from now on."""
+    subscription = gateway.pipeline.events.subscribe()
+    events: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        async for event in subscription:
+            events.append(event)
+
+    collector = asyncio.create_task(collect())
+    await asyncio.sleep(0)
+    return events, collector
+
+
+async def all_done(gateway: Gateway) -> bool:
+    return not await rows(gateway, InboxMessage, state="pending")
+
+
+def flags(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == "flag"]
+
+
+async def test_waiting_resident_reporting_an_emergency_is_told_to_call_112(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.classify = emergency_words
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    events, collector = await listen(gateway)
+
+    await gateway.post_telegram(
+        text_update(2, chat_id=1001, text="tolong ada kebakaran di rumah saya")
+    )
+
+    await fake_telegram.wait_for("sendMessage", count=3)
+    await eventually(lambda: flags(events))
+    collector.cancel()
+    advice = fake_telegram.sent_texts(1001)[2]
+    assert advice == texts.say("emergency_waiting", "id")
+    assert advice.startswith("🚨 Jika ini keadaan darurat, segera telepon *112*")
+    assert "Petugas kami sudah diberi tahu" in advice
+    assert flags(events) == [
+        {"type": "flag", "conversation_id": CID, "reason": "emergency"}
+    ]
+    # Classified only: Rasa's paused conversation never heard of it.
+    assert fake_rasa.parsed == ["tolong ada kebakaran di rumah saya"]
+    assert fake_rasa.texts(CID) == ["mau bicara dengan petugas"]
+    [conversation] = await rows(gateway, Conversation)
+    assert conversation.mode == "waiting"
+    transcript = await rows(gateway, TranscriptMessage)
+    last = [(m.direction, m.author) for m in transcript[-2:]]
+    assert last == [("in", "resident"), ("out", "system")]
+
+
+async def test_waiting_minang_resident_gets_the_112_advice_in_minang(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.classify = emergency_words
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+
+    await gateway.post_telegram(
+        text_update(2, chat_id=1001, text="tolong, ado urang tabanam di sungai")
+    )
+
+    await fake_telegram.wait_for("sendMessage", count=3)
+    advice = fake_telegram.sent_texts(1001)[2]
+    assert advice == texts.say("emergency_waiting", "min")
+    assert advice.startswith("🚨 Kalau iko kaadaan darurat, capek talepon *112*")
+
+
+async def test_waiting_resident_without_an_emergency_gets_no_bot_reply(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.classify = emergency_words
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    events, collector = await listen(gateway)
+
+    await gateway.post_telegram(text_update(2, chat_id=1001, text="halo? ada orang?"))
+    await gateway.post_telegram(
+        text_update(3, chat_id=1001, text="sepertinya ada asap dari sebelah")
+    )
+
+    await eventually(lambda: all_done(gateway))
+    await asyncio.sleep(0.3)  # time enough for a reply to go out, if one were queued
+    collector.cancel()
+    assert len(fake_telegram.sent_texts(1001)) == 2  # the handoff and the wait only
+    assert flags(events) == []
+    assert fake_rasa.parsed == ["halo? ada orang?", "sepertinya ada asap dari sebelah"]
+    assert fake_rasa.texts(CID) == ["mau bicara dengan petugas"]
+
+
+async def test_second_emergency_within_ten_minutes_gets_no_second_advice(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.classify = emergency_words
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    events, collector = await listen(gateway)
+
+    await gateway.post_telegram(
+        text_update(2, chat_id=1001, text="tolong ada kebakaran di rumah saya")
+    )
+    await fake_telegram.wait_for("sendMessage", count=3)
+    await gateway.post_telegram(
+        text_update(3, chat_id=1001, text="kebakaran makin besar, cepat!")
+    )
+    # Staff are alerted each time, the resident is told once.
+    await eventually(lambda: len(flags(events)) == 2)
+    await asyncio.sleep(0.3)
+    assert len(fake_telegram.sent_texts(1001)) == 3
+
+    # Eleven minutes later the advice is given again.
+    await gateway.pipeline.store.run(_age_transcript, timedelta(minutes=11))
+    await gateway.post_telegram(
+        text_update(4, chat_id=1001, text="masih kebakaran, belum ada yang datang")
+    )
+    await fake_telegram.wait_for("sendMessage", count=4)
+    collector.cancel()
+    assert fake_telegram.sent_texts(1001)[3] == texts.say("emergency_waiting", "id")
+
+
+def _age_transcript(session: Any, age: timedelta) -> None:
+    for message in session.query(TranscriptMessage).all():
+        message.created_at = message.created_at - age
+
+
+async def test_emergency_rasa_already_answered_with_112_is_not_advised_again(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    async def emergency_handoff(
+        sender: str, message: str, metadata: Any
+    ) -> list[dict[str, Any]]:
+        # What action_emergency answers: the 112 advice, then the handoff.
+        return [
+            {"recipient_id": sender, "text": "🚨 Segera telepon 112 SEKARANG."},
+            {"recipient_id": sender, "custom": {"handoff": {"reason": "emergency"}}},
+        ]
+
+    fake_rasa.respond = emergency_handoff
+    fake_rasa.classify = emergency_words
+    gateway = await make_gateway()
+    await gateway.post_telegram(
+        text_update(1, chat_id=1001, text="tolong ada kebakaran di rumah saya")
+    )
+    await fake_telegram.wait_for("sendMessage", count=2)
+    events, collector = await listen(gateway)
+
+    await gateway.post_telegram(
+        text_update(2, chat_id=1001, text="kebakaran makin besar, cepat!")
+    )
+
+    await eventually(lambda: flags(events))
+    await asyncio.sleep(0.3)
+    collector.cancel()
+    assert len(fake_telegram.sent_texts(1001)) == 2
+    [conversation] = await rows(gateway, Conversation)
+    assert (conversation.mode, conversation.handoff_reason) == ("waiting", "emergency")
+
+
+async def test_emergency_while_waiting_and_rasa_down_is_still_on_the_console(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.classify = emergency_words
+    gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
+    events, collector = await listen(gateway)
+    await fake_rasa.stop_serving()
+
+    await gateway.post_telegram(
+        text_update(2, chat_id=1001, text="tolong ada kebakaran di rumah saya")
+    )
+
+    await eventually(lambda: all_done(gateway))
+    shown = [e["message"]["text"] for e in events if e["type"] == "message"]
+    assert shown == ["tolong ada kebakaran di rumah saya"]
+    await asyncio.sleep(0.5)  # several retry periods: nothing is retried
+    assert len(fake_telegram.sent_texts(1001)) == 2
+    assert flags(events) == []
+
+    await fake_rasa.start_serving()
+    await gateway.post_telegram(
+        text_update(3, chat_id=1001, text="kebakaran makin besar, cepat!")
+    )
+    await fake_telegram.wait_for("sendMessage", count=3)
+    collector.cancel()
+    assert fake_rasa.parsed == ["kebakaran makin besar, cepat!"]
+    assert fake_telegram.sent_texts(1001)[2] == texts.say("emergency_waiting", "id")
