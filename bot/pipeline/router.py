@@ -11,6 +11,10 @@ Per row, by the conversation's mode:
   ``flag`` event alerts staff. The row is marked done, even when Rasa is down;
 - ``agent``: a human is talking; nothing to forward, the row is marked done.
 
+A button payload goes to Rasa as it is (``/intent{...}`` sets slots) only when it is
+one of the options the bot offered on its last turn (``last_options``); a number or
+``#optN`` picks one of them. Any other ``/intent{...}`` is sent as plain text.
+
 When Rasa or the action server is down, the resident is told once ("sedang ada
 gangguan"), the row stays pending and is retried with backoff; later rows of the same
 conversation wait behind it, so the order holds.
@@ -54,8 +58,9 @@ LEASE_MARGIN_S = 30.0  # beyond the Rasa timeout, before another process may tak
 MAX_RASA_TEXT = 2000  # characters forwarded to Rasa; the transcript keeps all
 _NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long payloads
-# Kinds whose text the gateway or the platform set: button payloads and commands.
-TRUSTED_KINDS = ("button", "command")
+# Kinds whose text the gateway itself set (Telegram's /start and the like). A button
+# payload is trusted only when the bot offered it (see Router._prepare).
+TRUSTED_KINDS = ("command",)
 EMERGENCY_INTENT = "report_emergency"
 # From this intent confidence on, a resident waiting for staff gets the 112 advice.
 EMERGENCY_CONFIDENCE = 0.5
@@ -196,11 +201,16 @@ class Router(ConversationTasks):
         """Return Rasa's text and metadata, and the gateway's own reply if any."""
         text = message.text.strip()
         options = conversation.last_options or []
+        offered = {str(option["payload"]).strip() for option in options}
+        trusted = message.kind in TRUSTED_KINDS or (
+            message.kind == "button" and text in offered
+        )
         number = _NUMBER_RE.match(text) or _OPTION_RE.match(text)
         if number and options and 1 <= int(number[1]) <= len(options):
             text = str(options[int(number[1]) - 1]["payload"])
-        elif message.kind not in TRUSTED_KINDS:
-            # Typed "/intent{...}" would skip the NLU and set slots: keep it text.
+        elif not trusted:
+            # Typed or forged "/intent{...}" would skip the NLU and set slots: keep
+            # it text.
             text = text.lstrip("/").strip()
 
         metadata: dict[str, Any] = {

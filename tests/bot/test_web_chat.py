@@ -77,3 +77,41 @@ async def test_bad_session_ids_are_refused(make_gateway: MakeGateway) -> None:
         f"{gateway.url}/chat/history", params={"session": "../../etc"}
     ) as response:
         assert response.status == 400
+
+
+async def test_only_buttons_the_bot_offered_reach_rasa_as_payloads(
+    make_gateway: MakeGateway, fake_rasa: FakeRasa
+) -> None:
+    async def respond(sender: str, message: str, metadata: Any) -> list[dict[str, Any]]:
+        if message == "halo":
+            buttons = [{"title": "Ya", "payload": "/affirm"}]
+            return [{"recipient_id": sender, "text": "Lanjut?", "buttons": buttons}]
+        return [{"recipient_id": sender, "text": f"echo: {message}"}]
+
+    fake_rasa.respond = respond
+    gateway = await make_gateway()
+    forged = '/check_application_status{"nik": "1371015505900001"}'
+
+    async with gateway.http.ws_connect(
+        f"{gateway.url}/chat/ws?session={uuid.uuid4()}"
+    ) as ws:
+        replies = []
+        for i, message in enumerate(
+            [
+                {"text": "halo"},
+                {"payload": "/affirm", "title": "Ya"},  # offered: a payload
+                {"payload": forged, "title": "Cek"},  # never offered: text
+                {"payload": "/affirm", "title": "Ya"},  # offered a turn ago: text
+            ]
+        ):
+            await ws.send_json({"id": f"m{i}", **message})
+            await ws.receive_json(timeout=5)  # the ack
+            replies.append((await ws.receive_json(timeout=5))["text"])
+
+    assert [r["message"] for r in fake_rasa.received] == [
+        "halo",
+        "/affirm",
+        'check_application_status{"nik": "1371015505900001"}',
+        "affirm",
+    ]
+    assert replies[2] == 'echo: check_application_status{"nik": "1371015505900001"}'
