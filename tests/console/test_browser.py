@@ -1,7 +1,7 @@
 """The console in Debian's Chromium (Playwright, headless), against a running gateway
 fed real Telegram update shapes: log in, see an escalation arrive live, claim it,
-reply, hand back; resident HTML shown as text; the supervisor's charts; and one
-console served by two gateway processes through Redis.
+reply, hand back; resident HTML shown as text; the supervisor's charts; one console
+served by two gateway processes through Redis; and the residents' web chat page.
 
 Screenshots go to test-artifacts/console/. Every request the browser makes is checked
 to stay on 127.0.0.1 (anything else is aborted and fails the test).
@@ -465,3 +465,42 @@ async def test_real_rasa_answers_without_re_escalating_after_hand_back(
         await gw.stop()
 
     assert mode == "bot"
+
+
+async def test_web_chat_offers_only_the_newest_buttons(
+    gateway: Gateway, fake_rasa: FakeRasa, guarded: Any
+) -> None:
+    """A resident on the web chat page presses an offered button: Rasa gets its
+    payload; once the bot answers again the older buttons can no longer be pressed."""
+
+    async def respond(sender: str, message: str, metadata: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "recipient_id": sender,
+                "text": f"Jawaban untuk: {message}",
+                "buttons": [
+                    {"title": "Ya", "payload": "/affirm"},
+                    {"title": "Tidak", "payload": "/deny"},
+                ],
+            }
+        ]
+
+    fake_rasa.respond = respond
+    context = await guarded()
+    page = await context.page()
+    await page.goto(f"{gateway.url}/chat")
+    await page.wait_for_function("document.body.innerText.includes('tersambung')")
+
+    await page.fill("#text", "halo")
+    await page.press("#text", "Enter")
+    first = page.locator(".msg.out").nth(0)
+    await first.get_by_role("button", name="Ya").click(timeout=LIVE_TIMEOUT_MS)
+    second = page.locator(".msg.out").nth(1)
+    await second.wait_for(timeout=LIVE_TIMEOUT_MS)
+    await shot(page, "web-chat-buttons")
+
+    assert [m["message"] for m in fake_rasa.messages] == ["halo", "/affirm"]
+    assert "Jawaban untuk: /affirm" in await second.inner_text()
+    assert await first.get_by_role("button", name="Tidak").is_disabled()
+    assert await second.get_by_role("button", name="Tidak").is_enabled()
+    assert context.console_errors == []
