@@ -254,6 +254,12 @@ async def through_gateway(
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` so far, in seconds (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def memory_kib(pid: int) -> tuple[int, int]:
     """Resident and peak resident memory of ``pid`` in KiB (Linux /proc)."""
     values = {}
@@ -369,6 +375,7 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
                         wait_for_reply=False,
                     )
                     rss, peak = memory_kib(process.pid)
+                    cpu = cpu_seconds(process.pid)
                 finally:
                     process.send_signal(signal.SIGTERM)
                     await process.wait()
@@ -381,6 +388,11 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
     for line in [*alone.lines(), *latency.lines(), *gateway.lines()]:
         print(line)
     print(f"  gateway memory  RSS {rss / 1024:.0f} MiB (peak {peak / 1024:.0f} MiB)")
+    handled = WARMUP + 2 * messages
+    print(
+        f"  gateway CPU     {cpu:.1f} s for {handled} messages "
+        f"({cpu / handled * 1000:.1f} ms a message, start-up included)"
+    )
     print(
         f"\nthroughput ratio {ratio:.2f} (target >= {THROUGHPUT_TARGET}): "
         f"{'met' if ratio >= THROUGHPUT_TARGET else 'MISSED'}"
