@@ -74,24 +74,35 @@ def _insert(session: Session, message: InboundMessage) -> bool:
     return bool(session.execute(statement).rowcount)
 
 
-def admit_pending(session: Session, conversation_id: str) -> list[dict[str, Any]]:
-    """Admit every pending row of the conversation not admitted yet, in order.
-
-    Returns:
-        The console events for the admitted messages.
-    """
-    rows = (
+def pending_rows(session: Session, conversation_id: str) -> list[InboxMessage]:
+    """The conversation's pending rows in order, locked for this transaction."""
+    rows: list[InboxMessage] = (
         session.query(InboxMessage)
         .filter(
             InboxMessage.conversation_id == conversation_id,
             InboxMessage.state == "pending",
-            InboxMessage.transcript_id.is_(None),
         )
         .order_by(InboxMessage.id)
         .with_for_update()
         .all()
     )
-    return [admit(session, row) for row in rows]
+    return rows
+
+
+def admit_pending(
+    session: Session,
+    conversation_id: str,
+    pending: list[InboxMessage] | None = None,
+) -> list[dict[str, Any]]:
+    """Admit every pending row of the conversation not admitted yet, in order.
+
+    ``pending``: the rows of :func:`pending_rows` when the caller read them already.
+
+    Returns:
+        The console events for the admitted messages.
+    """
+    rows = pending_rows(session, conversation_id) if pending is None else pending
+    return [admit(session, row) for row in rows if row.transcript_id is None]
 
 
 def admit(session: Session, row: InboxMessage) -> dict[str, Any]:

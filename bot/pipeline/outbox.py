@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import Channel, Reply
@@ -236,7 +237,7 @@ class Outbox(ConversationTasks):
         platform_message_id: str | None = None,
     ) -> dict[str, Any] | None:
         events, following = await self.store.run(
-            _finish_row, row["id"], state, error, platform_message_id, self.owner
+            _finish_row, row, state, error, platform_message_id, self.owner
         )
         for event in events:
             await self.events.publish(event)
@@ -256,27 +257,30 @@ def _channel(channel: Channel | None, name: str) -> Channel:
 def _next_pending(
     session: Session, conversation_id: str, owner: str
 ) -> dict[str, Any] | None:
-    row = (
-        session.query(OutboxMessage)
+    found = (
+        session.query(OutboxMessage, Conversation.last_inbound_at)
+        .outerjoin(Conversation, Conversation.id == OutboxMessage.conversation_id)
         .filter(
             OutboxMessage.conversation_id == conversation_id,
             OutboxMessage.state == "pending",
         )
         .order_by(OutboxMessage.id)
-        .with_for_update()
+        .with_for_update(of=OutboxMessage)
         .first()
     )
-    wait = (row.next_attempt_at - utcnow()).total_seconds() if row else 0.0
-    if row is None or not row.take_lease(owner, max(0.0, wait) + SEND_LEASE_S):
-        return None  # nothing to send, or another gateway process sends it
+    if found is None:
+        return None
+    row, last_inbound = found
+    wait = (row.next_attempt_at - utcnow()).total_seconds()
+    if not row.take_lease(owner, max(0.0, wait) + SEND_LEASE_S):
+        return None  # another gateway process sends it
 
-    conversation = session.get(Conversation, conversation_id)
-    last_inbound = conversation.last_inbound_at if conversation else None
     return {
         "id": row.id,
         "conversation_id": row.conversation_id,
         "channel": row.channel,
         "chat_id": row.chat_id,
+        "transcript_id": row.transcript_id,
         "payload": row.payload,
         "attempts": row.attempts,
         "next_attempt_at": row.next_attempt_at,
@@ -304,45 +308,74 @@ def _reschedule(
 
 def _finish_row(
     session: Session,
-    outbox_id: int,
+    row: dict[str, Any],
     state: str,
     error: str | None,
     platform_message_id: str | None,
     owner: str,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    row = session.get(OutboxMessage, outbox_id)
-    now: datetime = utcnow()
-    rows = [row]
-    events: list[dict[str, Any]] = []
+    """Record how sending ``row`` (from :func:`_next_pending`) ended; return the
+    console events and the conversation's next row to send, if any."""
     if state == "unreachable":
-        conversation = session.get(Conversation, row.conversation_id)
-        conversation.unreachable = True
-        rows = (
-            session.query(OutboxMessage)
-            .filter(
-                OutboxMessage.conversation_id == row.conversation_id,
-                OutboxMessage.state == "pending",
-            )
-            .all()
+        return _unreachable(session, row, error), None
+
+    values: dict[str, Any] = {
+        "state": state,
+        "attempts": OutboxMessage.attempts + 1,
+        "last_error": error,
+    }
+    if state == "sent":
+        values.update(sent_at=utcnow(), platform_message_id=platform_message_id)
+    # A statement, no row loaded: this runs once for every message sent.
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row["id"])
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    event = _delivery_event(row, row["id"], row["transcript_id"], state, error)
+    return [event], _next_pending(session, row["conversation_id"], owner)
+
+
+def _unreachable(
+    session: Session, row: dict[str, Any], error: str | None
+) -> list[dict[str, Any]]:
+    """The resident blocked the bot: mark the chat and every pending row."""
+    conversation = session.get(Conversation, row["conversation_id"])
+    conversation.unreachable = True
+    events = [conversation_event(conversation)]
+    pending = (
+        session.query(OutboxMessage)
+        .filter(
+            OutboxMessage.conversation_id == row["conversation_id"],
+            OutboxMessage.state == "pending",
         )
-        events.append(conversation_event(conversation))
-    for each in rows:
-        each.state = state
-        each.attempts = (each.attempts or 0) + (1 if each.id == outbox_id else 0)
+        .all()
+    )
+    for each in pending:
+        each.state = "unreachable"
+        each.attempts = (each.attempts or 0) + (1 if each.id == row["id"] else 0)
         each.last_error = error
-        if state == "sent":
-            each.sent_at = now
-            each.platform_message_id = platform_message_id
         events.append(
-            {
-                "type": "delivery",
-                "conversation_id": each.conversation_id,
-                "channel": each.channel,
-                "outbox_id": each.id,
-                "transcript_id": each.transcript_id,
-                "status": state,
-                "error": error,
-            }
+            _delivery_event(row, each.id, each.transcript_id, "unreachable", error)
         )
     session.flush()
-    return events, _next_pending(session, row.conversation_id, owner)
+    return events
+
+
+def _delivery_event(
+    row: dict[str, Any],
+    outbox_id: int,
+    transcript_id: int | None,
+    state: str,
+    error: str | None,
+) -> dict[str, Any]:
+    return {
+        "type": "delivery",
+        "conversation_id": row["conversation_id"],
+        "channel": row["channel"],
+        "outbox_id": outbox_id,
+        "transcript_id": transcript_id,
+        "status": state,
+        "error": error,
+    }

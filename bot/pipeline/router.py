@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import (
@@ -45,7 +46,7 @@ from bot.metrics import Metrics
 from bot.pipeline import texts
 from bot.pipeline.conversations import conversation_event, message_event
 from bot.pipeline.handoff import Handoff
-from bot.pipeline.inbox import admit_pending
+from bot.pipeline.inbox import admit_pending, pending_rows
 from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
 from bot.pipeline.store import Store
@@ -162,20 +163,12 @@ class Router(ConversationTasks):
                 return
 
     def _next_turn(self, session: Session, conversation_id: str) -> Turn | None:
-        row = (
-            session.query(InboxMessage)
-            .filter(
-                InboxMessage.conversation_id == conversation_id,
-                InboxMessage.state == "pending",
-            )
-            .order_by(InboxMessage.id)
-            .with_for_update()
-            .first()
-        )
+        pending = pending_rows(session, conversation_id)
+        row = pending[0] if pending else None
         if row is None or not row.take_lease(self.owner, self._lease_s):
             return None  # nothing to do, or another gateway process is on it
 
-        events = admit_pending(session, conversation_id)
+        events = admit_pending(session, conversation_id, pending)
         session.flush()
         conversation = session.get(Conversation, conversation_id)
         message = InboundMessage.from_json(row.message)
@@ -263,11 +256,11 @@ class Router(ConversationTasks):
         """
         for hook in self._interceptors:
             if await hook(turn):
-                return 0.0, await self.store.run(_done, turn.inbox_id)
+                return 0.0, await self.store.run(_done, turn)
         if turn.mode == "waiting":
             return 0.0, await self._while_waiting(turn)
         if turn.mode == "agent":
-            return 0.0, await self.store.run(_done, turn.inbox_id)
+            return 0.0, await self.store.run(_done, turn)
 
         self.outbox.mark_received(turn.conversation_id)
         if turn.local_reply is not None:
@@ -294,7 +287,7 @@ class Router(ConversationTasks):
         rows of the conversation are pending.
         """
         if not await self._is_emergency(turn):
-            return await self.store.run(_done, turn.inbox_id)
+            return await self.store.run(_done, turn)
 
         def work(session: Session) -> tuple[list[dict[str, Any]], bool, bool]:
             conversation = session.get(Conversation, turn.conversation_id)
@@ -312,7 +305,7 @@ class Router(ConversationTasks):
                     session, conversation, Reply(advice), author="system"
                 )
                 events.append(message_event(transcript, conversation.channel))
-            return events, advised, _done(session, turn.inbox_id)
+            return events, advised, _done(session, turn)
 
         events, advised, more = await self.store.run(work)
         # The inbox row, not the conversation id: a WhatsApp id is a phone number.
@@ -406,7 +399,7 @@ class Router(ConversationTasks):
                         for b in Reply.from_json(raw).buttons
                     ]
             conversation.last_options = options
-            return events, _done(session, turn.inbox_id)
+            return events, _done(session, turn)
 
         events, more = await self.store.run(work)
         for event in events:
@@ -474,16 +467,21 @@ def _advised_recently(session: Session, conversation: Conversation) -> bool:
     return found is not None
 
 
-def _done(session: Session, inbox_id: int) -> bool:
-    """Mark the row done; return whether its conversation has more pending rows."""
-    row = session.get(InboxMessage, inbox_id)
-    row.state = "done"
-    row.processed_at = utcnow()
-    session.flush()
+def _done(session: Session, turn: Turn) -> bool:
+    """Mark the turn's row done; return whether its conversation has more pending rows.
+
+    Two statements, no row loaded: this runs once for every message.
+    """
+    session.execute(
+        update(InboxMessage)
+        .where(InboxMessage.id == turn.inbox_id)
+        .values(state="done", processed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     more = (
         session.query(InboxMessage.id)
         .filter(
-            InboxMessage.conversation_id == row.conversation_id,
+            InboxMessage.conversation_id == turn.conversation_id,
             InboxMessage.state == "pending",
         )
         .first()
