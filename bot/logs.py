@@ -1,15 +1,19 @@
-"""Logging for the gateway: one format, quiet libraries, and no secret in any record.
+"""Logging for the gateway: one format, quiet libraries, and no secret or personal
+number in any record.
 
 PTB logs its API URL (the bot token inside) and httpx logs every URL; their loggers
 stay at LOG_LEVEL_LIBRARIES (WARNING by default), and :class:`RedactingFilter`, put
 on every handler of the root logger, replaces the configured secrets in every record
-that gets through anyway.
+that gets through anyway. It also masks NIKs and residents' phone numbers (a WhatsApp
+conversation id is one): ``whatsapp:+62812*****890``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from db.records import mask_niks, mask_phones
 
 LIBRARY_LOGGERS = (
     "telegram",
@@ -25,26 +29,28 @@ REDACTED = "[REDACTED]"
 
 
 class RedactingFilter(logging.Filter):
-    """Replace each secret in a record's final message with ``[REDACTED]``."""
+    """Replace each secret in a record's final message with ``[REDACTED]``, and mask
+    NIKs and phone numbers."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if len(s) >= 6]
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
+    def clean(self, text: str) -> str:
+        """``text`` without secrets, NIKs or whole phone numbers."""
         for secret in self.secrets:
-            redacted = redacted.replace(secret, REDACTED)
+            text = text.replace(secret, REDACTED)
+        return mask_phones(mask_niks(text))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.clean(message)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            for secret in self.secrets:
-                record.exc_text = record.exc_text.replace(secret, REDACTED)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+            record.exc_text = self.clean(record.exc_text)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 

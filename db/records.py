@@ -354,6 +354,28 @@ def mask_nik(nik: str | None) -> str:
     return "*" * 12 + digits[-4:]
 
 
+# 16 digits, optionally grouped by spaces, dots or dashes ("1371 0112 3456 7890").
+_NIK_IN_TEXT_RE = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
+# An Indonesian mobile number: +62 8…, 62 8… or 08…, 9 to 13 digits after the prefix.
+_PHONE_IN_TEXT_RE = re.compile(r"(?<![\w+])(\+?62|0)(8\d{7,11})(?!\d)")
+
+
+def mask_niks(text: str) -> str:
+    """Replace every 16-digit number in ``text`` by stars and its last 4 digits."""
+    return _NIK_IN_TEXT_RE.sub(lambda match: mask_nik(match.group(0)), text)
+
+
+def mask_phones(text: str) -> str:
+    """Hide the middle of every Indonesian mobile number in ``text``:
+    ``+6281234567890`` becomes ``+62812*****890``."""
+
+    def _mask(match: re.Match[str]) -> str:
+        prefix, number = match.groups()
+        return prefix + number[:3] + "*" * (len(number) - 6) + number[-3:]
+
+    return _PHONE_IN_TEXT_RE.sub(_mask, text)
+
+
 def normalise_number(text: str | None, prefix: str) -> str | None:
     """Normalise a typed registration/ticket number to ``PFX-YYYY-NNNNNN``.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 from collections import Counter
 from typing import Any
 
@@ -17,25 +16,19 @@ from sqlalchemy.orm import Session
 
 from db import console as cdb
 from db.gateway import Conversation, OutboxMessage, TranscriptMessage
-from db.records import COMPLAINT_STATUSES, Complaint, ComplaintCategory, utcnow
+from db.records import (
+    COMPLAINT_STATUSES,
+    Complaint,
+    ComplaintCategory,
+    mask_niks,
+    utcnow,
+)
 
 Json = dict[str, Any]
 
-# 16 digits, optionally grouped by spaces, dots or dashes ("1371 0112 3456 7890").
-_NIK_RE = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
 TRANSCRIPT_LIMIT = 500  # messages shown per conversation, the newest
 COMPLAINT_LIMIT = 200  # complaints per listing page
 STATS_WINDOW = dt.timedelta(days=7)
-
-
-def mask_niks(text: str) -> str:
-    """Replace every 16-digit number in ``text`` by stars and its last 4 digits."""
-
-    def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return "*" * 12 + digits[-4:]
-
-    return _NIK_RE.sub(_mask, text)
 
 
 def mask_data(value: Any) -> Any:

@@ -83,3 +83,28 @@ async def test_bot_token_is_redacted_even_from_library_debug_logs(
     assert logs.REDACTED in err
     assert fake.token not in err
     assert fake.token.split(":")[1] not in err
+
+
+def test_niks_and_phone_numbers_are_masked_in_every_log_line(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    logs.setup(level="INFO", secrets=[])
+    try:
+        log = logging.getLogger("bot.pipeline.outbox")
+        log.info("Outbox %s: row 7 sent", "whatsapp:+6281234567890")
+        log.warning("Lookup for NIK %s by %s", "1371 0112 3456 7890", "081298765432")
+        try:
+            raise ValueError("NIK 1371011234567890 unknown")
+        except ValueError:
+            log.exception("Action failed")
+    finally:
+        logs.setup(level="WARNING", library_level="WARNING", secrets=[])
+
+    err = capfd.readouterr().err
+    assert "Outbox whatsapp:+62812*****890: row 7 sent" in err
+    assert "6281234567890" not in err
+    assert "by 0812*****432" in err
+    assert "081298765432" not in err
+    assert "************7890" in err
+    assert "1371 0112 3456 7890" not in err
+    assert "1371011234567890" not in err  # also in the traceback
