@@ -77,14 +77,7 @@ class RasaClient:
             "input_channel": metadata.get("channel", "rest"),
             "metadata": metadata,
         }
-        url = f"{self.rasa_url}/webhooks/rest/webhook"
-        try:
-            async with self._slots, self.session.post(url, json=body) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}.")
-                replies = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise RasaUnavailable(f"Rasa cannot be reached: {exc!r}.") from exc
+        replies = await self._post_json("/webhooks/rest/webhook", body)
         if not isinstance(replies, list):
             raise RasaUnavailable("Rasa answered something that is not a list.")
         if not replies and not await self.action_server_up():
@@ -103,20 +96,26 @@ class RasaClient:
             RasaUnavailable: Rasa cannot be reached, failed, or answered something that
                 is not a parse.
         """
-        url = f"{self.rasa_url}/model/parse"
-        try:
-            async with (
-                self._slots,
-                self.session.post(url, json={"text": text}) as response,
-            ):
-                if response.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}.")
-                parsed = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise RasaUnavailable(f"Rasa cannot be reached: {exc!r}.") from exc
+        parsed = await self._post_json("/model/parse", {"text": text})
         if not isinstance(parsed, dict):
             raise RasaUnavailable("Rasa answered a parse that is not an object.")
         return parsed
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """POST ``body`` to Rasa within the concurrency limit; return its JSON answer.
+
+        Raises:
+            RasaUnavailable: Rasa cannot be reached, answered an error status, or
+                answered something that is not JSON.
+        """
+        url = f"{self.rasa_url}{path}"
+        try:
+            async with self._slots, self.session.post(url, json=body) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}.")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaUnavailable(f"Rasa cannot be reached: {exc!r}.") from exc
 
     async def resume(self, sender: str) -> None:
         """Tell Rasa's tracker that a paused conversation resumed.
