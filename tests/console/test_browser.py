@@ -365,6 +365,25 @@ async def test_two_gateways_share_one_console_through_redis(
         await asyncio.gather(a.stop(), b.stop())
 
 
+async def gateway_on_stack(
+    rasa_stack: Any, fake_telegram: FakeTelegram, *, agent: str
+) -> Gateway:
+    """A gateway in front of the real Rasa stack, sharing its seeded database (as in
+    production), with staff member ``agent`` (password PASSWORD)."""
+    from db.engine import make_engine
+    from tests.console.harness import create_staff
+
+    engine = make_engine(rasa_stack.database_url)
+    create_staff(engine, agent, PASSWORD)
+    engine.dispose()
+    return await start_gateway(
+        database_url=rasa_stack.database_url,
+        telegram_api_url=fake_telegram.api_url,
+        rasa_url=rasa_stack.rasa_url,
+        action_server_url=f"{rasa_stack.action_url}/webhook",
+    )
+
+
 @pytest.mark.rasa
 async def test_real_rasa_escalates_and_resumes_after_hand_back(
     rasa_stack: Any,
@@ -372,19 +391,7 @@ async def test_real_rasa_escalates_and_resumes_after_hand_back(
     guarded: Any,
     fake_telegram: FakeTelegram,
 ) -> None:
-    # The gateway shares the stack's seeded database, as in production.
-    from db.engine import make_engine
-    from tests.console.harness import create_staff
-
-    engine = make_engine(rasa_stack.database_url)
-    create_staff(engine, "ani.rasa", PASSWORD)
-    engine.dispose()
-    gw = await start_gateway(
-        database_url=rasa_stack.database_url,
-        telegram_api_url=fake_telegram.api_url,
-        rasa_url=rasa_stack.rasa_url,
-        action_server_url=f"{rasa_stack.action_url}/webhook",
-    )
+    gw = await gateway_on_stack(rasa_stack, fake_telegram, agent="ani.rasa")
     chat = 881234
     cid = f"telegram:{chat}"
     try:
@@ -433,18 +440,7 @@ async def test_real_rasa_escalates_and_resumes_after_hand_back(
 async def test_real_rasa_answers_without_re_escalating_after_hand_back(
     rasa_stack: Any, fake_telegram: FakeTelegram
 ) -> None:
-    from db.engine import make_engine
-    from tests.console.harness import create_staff
-
-    engine = make_engine(rasa_stack.database_url)
-    create_staff(engine, "budi.rasa", PASSWORD)
-    engine.dispose()
-    gw = await start_gateway(
-        database_url=rasa_stack.database_url,
-        telegram_api_url=fake_telegram.api_url,
-        rasa_url=rasa_stack.rasa_url,
-        action_server_url=f"{rasa_stack.action_url}/webhook",
-    )
+    gw = await gateway_on_stack(rasa_stack, fake_telegram, agent="budi.rasa")
     chat = 881235
     cid = f"telegram:{chat}"
     try:
