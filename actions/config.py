@@ -3,7 +3,7 @@
 | variable | default | meaning |
 | --- | --- | --- |
 | DATABASE_URL | sqlite:///var/padang.db | the records database |
-| LOOKUP_MAX_FAILURES | 5 | failed status lookups allowed per sender, and per registration number, in the window |
+| LOOKUP_MAX_FAILURES | 5 | failed lookups per sender and per registration number |
 | LOOKUP_WINDOW_SECONDS | 600 | the window (and so the lockout) in seconds |
 """
 

@@ -85,6 +85,10 @@ async def test_bot_token_is_redacted_even_from_library_debug_logs(
     assert fake.token.split(":")[1] not in err
 
 
+def _fail_with(message: str) -> None:
+    raise ValueError(message)
+
+
 def test_niks_and_phone_numbers_are_masked_in_every_log_line(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -94,7 +98,7 @@ def test_niks_and_phone_numbers_are_masked_in_every_log_line(
         log.info("Outbox %s: row 7 sent", "whatsapp:+6281234567890")
         log.warning("Lookup for NIK %s by %s", "1371 0112 3456 7890", "081298765432")
         try:
-            raise ValueError("NIK 1371011234567890 unknown")
+            _fail_with("NIK 1371011234567890 unknown")
         except ValueError:
             log.exception("Action failed")
     finally:
