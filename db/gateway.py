@@ -103,20 +103,30 @@ class TranscriptMessage(Base):  # type: ignore[misc]
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
 
+def leased_to_another(
+    lease_owner: str | None, lease_until: datetime | None, owner: str
+) -> bool:
+    """Tell whether another process than ``owner`` holds a lease (owner, end) now."""
+    held = lease_until is not None and lease_until > utcnow()
+    return held and lease_owner != owner
+
+
 class Leased:
     """A row that one gateway process at a time works on (inbox and outbox rows)."""
 
     lease_owner: Any
     lease_until: Any
 
+    def leased_to_another(self, owner: str) -> bool:
+        """Tell whether a process other than ``owner`` holds the row's lease now."""
+        return leased_to_another(self.lease_owner, self.lease_until, owner)
+
     def take_lease(self, owner: str, seconds: float) -> bool:
         """Lease the row to ``owner`` for ``seconds``; False while another holds it."""
-        now = utcnow()
-        held = self.lease_until is not None and self.lease_until > now
-        if held and self.lease_owner != owner:
+        if self.leased_to_another(owner):
             return False
         self.lease_owner = owner
-        self.lease_until = now + timedelta(seconds=seconds)
+        self.lease_until = utcnow() + timedelta(seconds=seconds)
         return True
 
 

@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import Channel, Reply
@@ -34,7 +34,13 @@ from bot.pipeline.conversations import (
 )
 from bot.pipeline.store import Store
 from bot.pipeline.tasks import ConversationTasks
-from db.gateway import Conversation, OutboxMessage, TranscriptMessage, utcnow
+from db.gateway import (
+    Conversation,
+    OutboxMessage,
+    TranscriptMessage,
+    leased_to_another,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,7 @@ class Outbox(ConversationTasks):
         self.settings = settings
         self.metrics = metrics
         self._received: dict[str, float] = {}  # conversation -> monotonic receipt
+        self._leased: dict[str, dict[str, Any]] = {}  # first rows from lease_next
 
     def stage(
         self,
@@ -80,7 +87,10 @@ class Outbox(ConversationTasks):
         author: str = "bot",
         agent_id: str | None = None,
     ) -> tuple[TranscriptMessage, list[OutboxMessage]]:
-        """Add ``reply`` to the transcript and outbox in the caller's transaction."""
+        """Add ``reply`` to the transcript and outbox in the caller's transaction.
+
+        The returned rows are not in the session; they describe what was inserted.
+        """
         kind = "image" if reply.image and not reply.text else "text"
         transcript = add_transcript(
             session,
@@ -94,22 +104,22 @@ class Outbox(ConversationTasks):
         )
         channel = self.channels.get(conversation.channel)
         payloads = channel.render(reply) if channel else [reply.to_json()]
-        rows = [
-            OutboxMessage(
-                conversation_id=conversation.id,
-                channel=conversation.channel,
-                chat_id=conversation.chat_id,
-                transcript_id=transcript.id,
-                payload=payload,
-                state="unreachable" if conversation.unreachable else "pending",
-                attempts=0,
-                next_attempt_at=utcnow(),
-                created_at=utcnow(),
-            )
-            for payload in payloads
-        ]
-        session.add_all(rows)
-        session.flush()
+        connection = session.connection()
+        rows = []
+        for payload in payloads:
+            values = {
+                "conversation_id": conversation.id,
+                "channel": conversation.channel,
+                "chat_id": conversation.chat_id,
+                "transcript_id": transcript.id,
+                "payload": payload,
+                "state": "unreachable" if conversation.unreachable else "pending",
+                "attempts": 0,
+                "next_attempt_at": utcnow(),
+                "created_at": utcnow(),
+            }
+            result = connection.execute(_INSERT, values)
+            rows.append(OutboxMessage(id=result.inserted_primary_key[0], **values))
         return transcript, rows
 
     async def enqueue(
@@ -138,13 +148,32 @@ class Outbox(ConversationTasks):
         self.wake(conversation_id)
         return first_id
 
+    def lease_next(
+        self, session: Session, conversation_id: str
+    ) -> dict[str, Any] | None:
+        """Lease the conversation's next row to send, in the caller's transaction
+        (the one that staged it), for :meth:`send_leased`."""
+        return _next_pending(session, conversation_id, self.owner)
+
+    def send_leased(self, conversation_id: str, row: dict[str, Any] | None) -> None:
+        """Start sending from ``row`` (from :meth:`lease_next`, committed).
+
+        A conversation whose task runs already gets a wake instead: the task leases
+        the row again itself (the lease is this process's).
+        """
+        if row is not None and conversation_id not in self._workers:
+            self._leased[conversation_id] = row
+        self.wake(conversation_id)
+
     def mark_received(self, conversation_id: str) -> None:
         """Note when a resident's message came in, to measure reply latency."""
         self._received.setdefault(conversation_id, time.monotonic())
 
     async def _drain(self, conversation_id: str) -> None:
         prefix = f"Outbox {conversation_id}:"
-        row: dict[str, Any] | None = None
+        row = self._leased.pop(conversation_id, None)
+        if row is not None:
+            self._dirty.discard(conversation_id)  # the wake that brought the row
         while not self._stopping:
             if row is None:
                 self._dirty.discard(conversation_id)
@@ -254,39 +283,61 @@ def _channel(channel: Channel | None, name: str) -> Channel:
     return channel
 
 
+_INSERT = insert(OutboxMessage.__table__)
+_NEXT = (
+    select(
+        OutboxMessage.id,
+        OutboxMessage.conversation_id,
+        OutboxMessage.channel,
+        OutboxMessage.chat_id,
+        OutboxMessage.transcript_id,
+        OutboxMessage.payload,
+        OutboxMessage.attempts,
+        OutboxMessage.next_attempt_at,
+        OutboxMessage.lease_owner,
+        OutboxMessage.lease_until,
+        Conversation.last_inbound_at,
+    )
+    .outerjoin(Conversation, Conversation.id == OutboxMessage.conversation_id)
+    .where(
+        OutboxMessage.conversation_id == bindparam("conversation_id"),
+        OutboxMessage.state == "pending",
+    )
+    .order_by(OutboxMessage.id)
+    .limit(1)
+    .with_for_update(of=OutboxMessage.__table__)
+)
+_LEASE = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.id == bindparam("row_id"))
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+)
+
+
 def _next_pending(
     session: Session, conversation_id: str, owner: str
 ) -> dict[str, Any] | None:
-    found = (
-        session.query(OutboxMessage, Conversation.last_inbound_at)
-        .outerjoin(Conversation, Conversation.id == OutboxMessage.conversation_id)
-        .filter(
-            OutboxMessage.conversation_id == conversation_id,
-            OutboxMessage.state == "pending",
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update(of=OutboxMessage)
-        .first()
-    )
-    if found is None:
-        return None
-    row, last_inbound = found
-    wait = (row.next_attempt_at - utcnow()).total_seconds()
-    if not row.take_lease(owner, max(0.0, wait) + SEND_LEASE_S):
-        return None  # another gateway process sends it
+    # Core statements on the connection: this runs for every message sent.
+    connection = session.connection()
+    found = connection.execute(_NEXT, {"conversation_id": conversation_id}).first()
+    if found is None or leased_to_another(found.lease_owner, found.lease_until, owner):
+        return None  # nothing to send, or another gateway process sends it
 
+    wait = (found.next_attempt_at - utcnow()).total_seconds()
+    until = utcnow() + timedelta(seconds=max(0.0, wait) + SEND_LEASE_S)
+    connection.execute(_LEASE, {"row_id": found.id, "owner": owner, "until": until})
     return {
-        "id": row.id,
-        "conversation_id": row.conversation_id,
-        "channel": row.channel,
-        "chat_id": row.chat_id,
-        "transcript_id": row.transcript_id,
-        "payload": row.payload,
-        "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at,
+        "id": found.id,
+        "conversation_id": found.conversation_id,
+        "channel": found.channel,
+        "chat_id": found.chat_id,
+        "transcript_id": found.transcript_id,
+        "payload": found.payload,
+        "attempts": found.attempts,
+        "next_attempt_at": found.next_attempt_at,
         "context": {
-            "last_inbound_at": last_inbound,
-            "outbox_id": row.id,
+            "last_inbound_at": found.last_inbound_at,
+            "outbox_id": found.id,
         },
     }
 
@@ -306,6 +357,19 @@ def _reschedule(
     row.take_lease(owner, wait + SEND_LEASE_S)
 
 
+_FINISH = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.id == bindparam("row_id"))
+    .values(
+        state=bindparam("state"),
+        attempts=OutboxMessage.attempts + 1,
+        last_error=bindparam("error"),
+        sent_at=bindparam("sent_at"),
+        platform_message_id=bindparam("platform_message_id"),
+    )
+)
+
+
 def _finish_row(
     session: Session,
     row: dict[str, Any],
@@ -319,19 +383,15 @@ def _finish_row(
     if state == "unreachable":
         return _unreachable(session, row, error), None
 
-    values: dict[str, Any] = {
-        "state": state,
-        "attempts": OutboxMessage.attempts + 1,
-        "last_error": error,
-    }
-    if state == "sent":
-        values.update(sent_at=utcnow(), platform_message_id=platform_message_id)
-    # A statement, no row loaded: this runs once for every message sent.
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row["id"])
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    session.connection().execute(
+        _FINISH,
+        {
+            "row_id": row["id"],
+            "state": state,
+            "error": error,
+            "sent_at": utcnow() if state == "sent" else None,
+            "platform_message_id": platform_message_id,
+        },
     )
     event = _delivery_event(row, row["id"], row["transcript_id"], state, error)
     return [event], _next_pending(session, row["conversation_id"], owner)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import (
@@ -44,14 +44,24 @@ from bot.errors import RasaUnavailable
 from bot.events import EventBus
 from bot.metrics import Metrics
 from bot.pipeline import texts
-from bot.pipeline.conversations import conversation_event, message_event
+from bot.pipeline.conversations import (
+    conversation_event,
+    get_or_create,
+    message_event,
+)
 from bot.pipeline.handoff import Handoff
-from bot.pipeline.inbox import admit_pending, pending_rows
+from bot.pipeline.inbox import admit_pending, lease, pending_rows
 from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
 from bot.pipeline.store import Store
 from bot.pipeline.tasks import ConversationTasks
-from db.gateway import Conversation, InboxMessage, TranscriptMessage, utcnow
+from db.gateway import (
+    Conversation,
+    InboxMessage,
+    TranscriptMessage,
+    leased_to_another,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -163,19 +173,25 @@ class Router(ConversationTasks):
                 return
 
     def _next_turn(self, session: Session, conversation_id: str) -> Turn | None:
+        # Runs for every message: read the pending rows and the conversation, create
+        # or update it, add the transcript, mark the row admitted, lease it.
         pending = pending_rows(session, conversation_id)
         row = pending[0] if pending else None
-        if row is None or not row.take_lease(self.owner, self._lease_s):
+        if row is None or leased_to_another(
+            row.lease_owner, row.lease_until, self.owner
+        ):
             return None  # nothing to do, or another gateway process is on it
 
-        events = admit_pending(session, conversation_id, pending)
-        session.flush()
-        conversation = session.get(Conversation, conversation_id)
         message = InboundMessage.from_json(row.message)
+        conversation = get_or_create(session, message.channel, message.chat_id)
         text, metadata, local = self._prepare(conversation, message)
         if metadata.get("language"):
             # Known before Rasa answers, so that even an outage notice fits it.
             conversation.language = metadata["language"]
+        events = admit_pending(
+            session, conversation_id, pending, conversation=conversation
+        )
+        lease(session, row.id, self.owner, self._lease_s)
         return Turn(
             inbox_id=row.id,
             conversation_id=conversation_id,
@@ -378,10 +394,12 @@ class Router(ConversationTasks):
         return wait
 
     async def _finish(self, turn: Turn, replies: list[dict[str, Any]]) -> bool:
-        """Mark the row done and queue the replies, in one transaction; return
-        whether more rows of the conversation are pending."""
+        """Mark the row done, queue the replies and lease the first to send, in one
+        transaction; return whether more rows of the conversation are pending."""
 
-        def work(session: Session) -> tuple[list[dict[str, Any]], bool]:
+        def work(
+            session: Session,
+        ) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
             conversation = session.get(Conversation, turn.conversation_id)
             events: list[dict[str, Any]] = []
             if conversation.mode == "closed":
@@ -399,12 +417,13 @@ class Router(ConversationTasks):
                         for b in Reply.from_json(raw).buttons
                     ]
             conversation.last_options = options
-            return events, _done(session, turn)
+            more = _done(session, turn)
+            return events, more, self.outbox.lease_next(session, conversation.id)
 
-        events, more = await self.store.run(work)
+        events, more, first = await self.store.run(work)
         for event in events:
             await self.events.publish(event)
-        self.outbox.wake(turn.conversation_id)
+        self.outbox.send_leased(turn.conversation_id, first)
         return more
 
     def _stage_reply(
@@ -467,23 +486,29 @@ def _advised_recently(session: Session, conversation: Conversation) -> bool:
     return found is not None
 
 
+_DONE = (
+    update(InboxMessage.__table__)
+    .where(InboxMessage.id == bindparam("row_id"))
+    .values(state="done", processed_at=bindparam("now"))
+)
+_ANY_PENDING = (
+    select(InboxMessage.id)
+    .where(
+        InboxMessage.conversation_id == bindparam("conversation_id"),
+        InboxMessage.state == "pending",
+    )
+    .limit(1)
+)
+
+
 def _done(session: Session, turn: Turn) -> bool:
     """Mark the turn's row done; return whether its conversation has more pending rows.
 
-    Two statements, no row loaded: this runs once for every message.
+    Two Core statements, no row loaded: this runs once for every message.
     """
-    session.execute(
-        update(InboxMessage)
-        .where(InboxMessage.id == turn.inbox_id)
-        .values(state="done", processed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    more = (
-        session.query(InboxMessage.id)
-        .filter(
-            InboxMessage.conversation_id == turn.conversation_id,
-            InboxMessage.state == "pending",
-        )
-        .first()
-    )
+    connection = session.connection()
+    connection.execute(_DONE, {"row_id": turn.inbox_id, "now": utcnow()})
+    more = connection.execute(
+        _ANY_PENDING, {"conversation_id": turn.conversation_id}
+    ).first()
     return more is not None

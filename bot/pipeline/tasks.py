@@ -55,7 +55,10 @@ class ConversationTasks:
         """Wake every conversation with pending rows (at start, and periodically)."""
         conversation_ids = await self.store.run(self._pending_conversations)
         for conversation_id in conversation_ids:
-            self.wake(conversation_id)
+            # A running task finds the rows itself: waking it again would only cost
+            # it one more empty look when it is done.
+            if conversation_id not in self._workers:
+                self.wake(conversation_id)
         return len(conversation_ids)
 
     def _pending_conversations(self, session: Session) -> list[str]:
