@@ -1,7 +1,7 @@
 """Logging for the gateway: one format, quiet libraries, and no secret or personal
 number in any record.
 
-PTB logs its API URL (the bot token inside) and httpx logs every URL; their loggers
+PTB logs its API URL (the bot token inside) and HTTP clients log URLs; their loggers
 stay at LOG_LEVEL_LIBRARIES (WARNING by default), and :class:`RedactingFilter`, put
 on every handler of the root logger, replaces the configured secrets in every record
 that gets through anyway. It also masks NIKs and residents' phone numbers (a WhatsApp
@@ -22,6 +22,7 @@ LIBRARY_LOGGERS = (
     "twilio",
     "urllib3",
     "aiohttp.access",
+    "aiohttp.client",
     "asyncio",
     "alembic.runtime.plugins",
 )

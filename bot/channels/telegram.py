@@ -7,8 +7,10 @@ through :meth:`TelegramChannel.handle_update`: parsed with ``Update.de_json``, s
 the inbox, then acknowledged (webhook) or confirmed by the next offset (polling).
 
 Private chats only; channel posts, membership changes and group messages are
-acknowledged and ignored. The bot token never reaches the logs: the ``telegram`` and
-``httpx`` loggers stay at WARNING and :mod:`bot.logs` redacts it anyway.
+acknowledged and ignored. The library's HTTP goes through aiohttp
+(:mod:`bot.channels.telegram_http`). The bot token never reaches the logs: the
+``telegram`` and ``aiohttp`` loggers stay at WARNING and :mod:`bot.logs` redacts it
+anyway.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import telegram
 from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram import error as tg_error
-from telegram.request import HTTPXRequest
 
 from bot.channels.base import (
     START,
@@ -37,6 +38,7 @@ from bot.channels.base import (
     Reply,
     split_text,
 )
+from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.errors import PermanentFailure, RetryLater, Unreachable
 from bot.metrics import Metrics
@@ -173,10 +175,8 @@ class TelegramChannel:
             settings.telegram_bot_token,
             base_url=settings.telegram_api_url,
             base_file_url=file_url(settings.telegram_api_url),
-            request=HTTPXRequest(
-                connection_pool_size=SEND_POOL_SIZE, pool_timeout=10.0
-            ),
-            get_updates_request=HTTPXRequest(connection_pool_size=1),
+            request=AiohttpRequest(connection_pool_size=SEND_POOL_SIZE),
+            get_updates_request=AiohttpRequest(connection_pool_size=1),
         )
         self.mode = "webhook" if settings.public_url else "polling"
         self.state = "stopped"
