@@ -260,6 +260,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_per_message(
+    pids: dict[str, int], before: dict[str, float], messages: int
+) -> str:
+    """CPU milliseconds per message of each process since ``before``, as text."""
+    now = cpu_snapshot(pids)
+    return "  ".join(
+        f"{name} {(now[name] - before[name]) / messages * 1000:.1f}" for name in before
+    )
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each process in ``pids`` and of this one ("bench")."""
+    snapshot = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    snapshot["bench"] = time.process_time()
+    return snapshot
+
+
 def memory_kib(pid: int) -> tuple[int, int]:
     """Resident and peak resident memory of ``pid`` in KiB (Linux /proc)."""
     values = {}
@@ -338,7 +355,10 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
         await asyncio.to_thread(stack.start)
         try:
             await rasa_alone(stack.rasa_url, phrases(WARMUP), concurrency=concurrency)
+            servers = {"rasa": stack.rasa.pid, "actions": stack.actions.pid}
+            before = cpu_snapshot(servers)
             alone = await rasa_alone(stack.rasa_url, texts, concurrency=concurrency)
+            alone_cpu = cpu_per_message(servers, before, messages)
             async with FakeTelegram() as telegram, FakeTwilio() as twilio:
                 replies = Replies()
                 telegram.listeners.append(replies.on_telegram)
@@ -366,6 +386,8 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
                         replies=replies,
                         tag="latency",
                     )
+                    everything = {**servers, "gateway": process.pid}
+                    before = cpu_snapshot(everything)
                     gateway = await through_gateway(
                         url,
                         texts,
@@ -374,6 +396,7 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
                         tag="throughput",
                         wait_for_reply=False,
                     )
+                    gateway_cpu = cpu_per_message(everything, before, messages)
                     rss, peak = memory_kib(process.pid)
                     cpu = cpu_seconds(process.pid)
                 finally:
@@ -388,6 +411,9 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
     for line in [*alone.lines(), *latency.lines(), *gateway.lines()]:
         print(line)
     print(f"  gateway memory  RSS {rss / 1024:.0f} MiB (peak {peak / 1024:.0f} MiB)")
+    print("\nCPU ms a message, by process (the bench process runs the fake platforms)")
+    print(f"  Rasa alone                {alone_cpu}")
+    print(f"  gateway, back to back     {gateway_cpu}")
     handled = WARMUP + 2 * messages
     print(
         f"  gateway CPU     {cpu:.1f} s for {handled} messages "

@@ -10,7 +10,9 @@ Prints, in one run on the same data:
   each model behind its own action server on the same seeded database (a conversation
   handed to staff ends there, see ``converse``).
 
-Run: `.venv/bin/python -m bench.nlu_core [--skip-default] [--turns N]`.
+Run: `.venv/bin/python -m bench.nlu_core [--skip-default] [--turns N]`; add
+``--keep-models DIR`` to keep the trained models, and repeat the measurements without
+training with ``--models DIR/config.tar.gz DIR/default_config.tar.gz``.
 """
 
 from __future__ import annotations
@@ -153,6 +155,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-default", action="store_true")
     parser.add_argument("--turns", type=int, default=TURNS_PER_CONVERSATION)
+    parser.add_argument("--keep-models", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--models", type=Path, nargs="+", metavar="MODEL", help="skip training"
+    )
     args = parser.parse_args()
 
     rows = dev_rows()
@@ -163,8 +169,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
         work = Path(tmp)
-        models = {}
-        for config in configs:
+        models = {model.name.split(".")[0]: model for model in args.models or []}
+        for config in configs if not models else []:
             seconds, model = train(
                 config, work / "models", work / f"cache-{config.stem}"
             )
@@ -175,6 +181,9 @@ def main() -> None:
                 f"model {size:.1f} MB",
                 flush=True,
             )
+            if args.keep_models:
+                args.keep_models.mkdir(parents=True, exist_ok=True)
+                shutil.copy(model, args.keep_models / model.name)
 
         results = {}
         for name, model in models.items():

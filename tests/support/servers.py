@@ -74,6 +74,13 @@ class ManagedProcess:
             self.stop()
             raise RuntimeError(f"{self.name} did not start: {exc}\n{tail}") from exc
 
+    @property
+    def pid(self) -> int:
+        """The running process's id."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} is not running.")
+        return self.process.pid
+
     def stop(self) -> None:
         """Stop the process: SIGTERM, then SIGKILL after ten seconds."""
         if self.process is None or self.process.poll() is not None:
