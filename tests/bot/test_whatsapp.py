@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot.errors import PermanentFailure
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.errors import PermanentFailure, RetryLater
+from bot.metrics import Metrics
 from db.gateway import (
     Conversation,
     DeliveryStatus,
@@ -17,7 +19,13 @@ from db.gateway import (
     OutboxMessage,
     utcnow,
 )
-from tests.bot.conftest import Gateway, MakeGateway, eventually, rows
+from tests.bot.conftest import (
+    Gateway,
+    MakeGateway,
+    eventually,
+    gateway_settings,
+    rows,
+)
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.twilio import (
     JPEG_BYTES,
@@ -27,6 +35,7 @@ from tests.fakes.twilio import (
     signature,
     status_form,
 )
+from tests.support.servers import free_port
 
 PHONE = "+6281298765432"
 PATH = "/webhooks/whatsapp"
@@ -316,3 +325,34 @@ async def test_refused_as_outside_the_window_the_template_is_sent(
     [sent] = fake_twilio.messages
     assert sent["ContentSid"] == template
     assert json.loads(sent["ContentVariables"]) == {"1": "echo: halo"}
+
+
+async def test_twilio_unreachable_is_retried_later_not_failed(
+    fake_twilio: FakeTwilio,
+) -> None:
+    # The fake's credentials, but a port where nothing listens.
+    settings = gateway_settings(
+        database_url="sqlite://",
+        twilio=fake_twilio,
+        port=free_port(),
+        twilio_api_url=f"http://127.0.0.1:{free_port()}",
+    )
+    channel = WhatsAppChannel(
+        settings,
+        accept=_never_called,
+        record_status=_never_called,
+        metrics=Metrics(),
+    )
+    await channel.start()
+    try:
+        with pytest.raises(RetryLater, match="Twilio not reachable"):
+            await channel.send(
+                PHONE, {"text": "halo"}, context={"last_inbound_at": utcnow()}
+            )
+    finally:
+        await channel.stop()
+    assert fake_twilio.messages == []
+
+
+async def _never_called(*args: Any) -> bool:
+    raise AssertionError("no inbound traffic in this test")
