@@ -11,32 +11,77 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Boolean, bindparam, insert, select, text, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from bot.channels.base import InboundMessage
 from bot.errors import UnknownConversation
-from db.gateway import Conversation, TranscriptMessage, utcnow
+from db.gateway import Conversation, TranscriptMessage, UTCDateTime, utcnow
 
 _INSERT_TRANSCRIPT = insert(TranscriptMessage.__table__)
+_FIND = select(
+    Conversation.mode, Conversation.language, Conversation.last_options
+).where(Conversation.id == bindparam("conversation_id"))
+# Insert on first contact, else update: one statement, the same in SQLite (3.24+) and
+# PostgreSQL. A message without a sender name keeps the name known.
+_RECORD_INBOUND = text(
+    "INSERT INTO conversations (id, channel, chat_id, display_name, mode,"
+    " unreachable, outage_notified, last_inbound_at, created_at, updated_at)"
+    " VALUES (:id, :channel, :chat_id, :display_name, 'bot', :no, :no, :received_at,"
+    " :now, :now)"
+    " ON CONFLICT (id) DO UPDATE SET"
+    " display_name = COALESCE(excluded.display_name, conversations.display_name),"
+    " last_inbound_at = excluded.last_inbound_at,"
+    " unreachable = excluded.unreachable,"
+    " updated_at = excluded.updated_at"
+).bindparams(
+    bindparam("no", type_=Boolean()),
+    bindparam("received_at", type_=UTCDateTime()),
+    bindparam("now", type_=UTCDateTime()),
+)
+_SET_LANGUAGE = (
+    update(Conversation.__table__)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(language=bindparam("language"), updated_at=bindparam("now"))
+)
 
 
-def get_or_create(session: Session, channel: str, chat_id: str) -> Conversation:
-    """Return the conversation of ``channel:chat_id``, creating it on first contact."""
-    conversation_id = f"{channel}:{chat_id}"
-    conversation: Conversation | None = session.get(Conversation, conversation_id)
-    if conversation is None:
-        conversation = Conversation(
-            id=conversation_id,
-            channel=channel,
-            chat_id=chat_id,
-            mode="bot",
-            unreachable=False,
-            outage_notified=False,
-            created_at=utcnow(),
-            updated_at=utcnow(),
-        )
-        session.add(conversation)
-    return conversation
+def find_state(session: Session, conversation_id: str) -> Row | None:
+    """The conversation's ``mode``, ``language`` and ``last_options``; None before
+    its first message is admitted."""
+    connection = session.connection()
+    found: Row | None = connection.execute(
+        _FIND, {"conversation_id": conversation_id}
+    ).first()
+    return found
+
+
+def record_inbound(
+    session: Session, message: InboundMessage, received_at: datetime
+) -> None:
+    """Create the conversation of ``message`` on first contact, or note that the
+    resident wrote (reachable again, when, under which name)."""
+    session.connection().execute(
+        _RECORD_INBOUND,
+        {
+            "id": message.conversation_id,
+            "channel": message.channel,
+            "chat_id": message.chat_id,
+            "display_name": message.sender_name,
+            "no": False,
+            "received_at": received_at,
+            "now": utcnow(),
+        },
+    )
+
+
+def set_language(session: Session, conversation_id: str, language: str) -> None:
+    """Record the language the resident writes in."""
+    session.connection().execute(
+        _SET_LANGUAGE,
+        {"conversation_id": conversation_id, "language": language, "now": utcnow()},
+    )
 
 
 def load(session: Session, conversation_id: str, *, lock: bool = False) -> Conversation:

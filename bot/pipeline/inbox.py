@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
-from bot.pipeline.conversations import add_transcript, get_or_create, message_event
+from bot.pipeline.conversations import add_transcript, message_event, record_inbound
 from bot.pipeline.store import Store
-from db.gateway import Conversation, InboxMessage, utcnow
+from db.gateway import InboxMessage, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -131,52 +131,32 @@ def lease(session: Session, row_id: int, owner: str, seconds: float) -> None:
 
 
 def admit_pending(
-    session: Session,
-    conversation_id: str,
-    pending: list[Row] | None = None,
-    *,
-    conversation: Conversation | None = None,
+    session: Session, conversation_id: str, pending: list[Row] | None = None
 ) -> list[dict[str, Any]]:
     """Admit every pending row of the conversation not admitted yet, in order.
 
-    ``pending``: the rows of :func:`pending_rows` when the caller read them already;
-    ``conversation``: the caller's, when it has it (created on first contact if not).
+    ``pending``: the rows of :func:`pending_rows` when the caller read them already.
 
     Returns:
         The console events for the admitted messages.
     """
     rows = pending_rows(session, conversation_id) if pending is None else pending
-    events = []
-    for row in rows:
-        if row.transcript_id is not None:
-            continue
-        message = InboundMessage.from_json(row.message)
-        if conversation is None:
-            conversation = get_or_create(session, message.channel, message.chat_id)
-        events.append(admit(session, row, message, conversation))
-    return events
+    return [admit(session, row) for row in rows if row.transcript_id is None]
 
 
-def admit(
-    session: Session,
-    row: Row,
-    message: InboundMessage,
-    conversation: Conversation,
-) -> dict[str, Any]:
-    """Add the message of ``row`` (from :func:`pending_rows`) to the conversation's
-    transcript.
+def admit(session: Session, row: Row) -> dict[str, Any]:
+    """Create the conversation on first contact and add the message of ``row`` (from
+    :func:`pending_rows`) to its transcript.
 
     Returns:
         The console event for the message.
     """
-    if message.sender_name and conversation.display_name != message.sender_name:
-        conversation.display_name = message.sender_name
-    conversation.last_inbound_at = row.received_at
-    conversation.unreachable = False
+    message = InboundMessage.from_json(row.message)
+    record_inbound(session, message, row.received_at)
     data = {k: getattr(message, k) for k in TRANSCRIPT_KEYS if getattr(message, k)}
     transcript = add_transcript(
         session,
-        conversation.id,
+        message.conversation_id,
         direction="in",
         author="resident",
         text=message.text,

@@ -31,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from bot.channels.base import (
@@ -46,8 +47,9 @@ from bot.metrics import Metrics
 from bot.pipeline import texts
 from bot.pipeline.conversations import (
     conversation_event,
-    get_or_create,
+    find_state,
     message_event,
+    set_language,
 )
 from bot.pipeline.handoff import Handoff
 from bot.pipeline.inbox import admit_pending, lease, pending_rows
@@ -183,19 +185,18 @@ class Router(ConversationTasks):
             return None  # nothing to do, or another gateway process is on it
 
         message = InboundMessage.from_json(row.message)
-        conversation = get_or_create(session, message.channel, message.chat_id)
-        text, metadata, local = self._prepare(conversation, message)
-        if metadata.get("language"):
+        state = find_state(session, conversation_id)  # None: the first message
+        text, metadata, local = self._prepare(state, message)
+        events = admit_pending(session, conversation_id, pending)
+        language = metadata.get("language")
+        if language and (state is None or state.language != language):
             # Known before Rasa answers, so that even an outage notice fits it.
-            conversation.language = metadata["language"]
-        events = admit_pending(
-            session, conversation_id, pending, conversation=conversation
-        )
+            set_language(session, conversation_id, language)
         lease(session, row.id, self.owner, self._lease_s)
         return Turn(
             inbox_id=row.id,
             conversation_id=conversation_id,
-            mode=conversation.mode,
+            mode=state.mode if state is not None else "bot",
             attempts=row.attempts,
             message=message,
             text=text,
@@ -205,11 +206,14 @@ class Router(ConversationTasks):
         )
 
     def _prepare(
-        self, conversation: Conversation, message: InboundMessage
+        self, state: Row | None, message: InboundMessage
     ) -> tuple[str, dict[str, Any], str | None]:
-        """Return Rasa's text and metadata, and the gateway's own reply if any."""
+        """Return Rasa's text and metadata, and the gateway's own reply if any.
+
+        ``state``: the conversation's (:func:`find_state`), None on first contact.
+        """
         text = message.text.strip()
-        options = conversation.last_options or []
+        options = (state.last_options if state is not None else None) or []
         offered = {str(option["payload"]).strip() for option in options}
         trusted = message.kind in TRUSTED_KINDS or (
             message.kind == "button" and text in offered
@@ -248,7 +252,8 @@ class Router(ConversationTasks):
             elif message.contact:
                 text = message.contact
         if not text:
-            return "", metadata, texts.say("empty", conversation.language)
+            known = state.language if state is not None else None
+            return "", metadata, texts.say("empty", known)
         if len(text) > MAX_RASA_TEXT:
             cut = text.rfind(" ", 0, MAX_RASA_TEXT)
             text = text[: cut if cut > MAX_RASA_TEXT // 2 else MAX_RASA_TEXT]
