@@ -7,12 +7,15 @@ cost 1.9 ms of CPU, with this one 0.5 ms (client and a local fake Bot API togeth
 400 sends, 8 at a time).
 
 Timeouts and connection failures become the library's ``TimedOut`` and
-``NetworkError``, as with its own client, so the outbox retries them.
+``NetworkError``, as with its own client, so the outbox retries them. Shutting down
+waits for the requests under way: a message Telegram took is then recorded as sent
+instead of being sent again after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -30,6 +33,10 @@ class AiohttpRequest(BaseRequest):
         self._pool_size = connection_pool_size
         self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
+        self._closing = False
+        self._requests = 0  # under way
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def read_timeout(self) -> float | None:
@@ -38,6 +45,7 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         """Open the session (idempotent)."""
+        self._closing = False
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
@@ -45,7 +53,11 @@ class AiohttpRequest(BaseRequest):
             )
 
     async def shutdown(self) -> None:
-        """Close the session (idempotent)."""
+        """Refuse new requests, let those under way finish (a message Telegram took
+        must be recorded as sent), then close the session; idempotent."""
+        self._closing = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self._timeout_s)
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -61,8 +73,9 @@ class AiohttpRequest(BaseRequest):
         pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send one Bot API request; return the status and the raw answer."""
-        if self._session is None or self._session.closed:
-            raise RuntimeError("AiohttpRequest is not initialized.")
+        if self._closing or self._session is None or self._session.closed:
+            # Not sent: the outbox tries again later (after a restart).
+            raise NetworkError("The Telegram HTTP client is closed.")
 
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -70,6 +83,8 @@ class AiohttpRequest(BaseRequest):
             + _seconds(connect_timeout, self._timeout_s),
             sock_read=_seconds(read_timeout, self._timeout_s),
         )
+        self._requests += 1
+        self._idle.clear()
         try:
             async with self._session.request(
                 method, url, data=_body(request_data), timeout=timeout
@@ -79,6 +94,10 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._requests -= 1
+            if not self._requests:
+                self._idle.set()
 
 
 def _seconds(value: object, default: float) -> float:

@@ -4,8 +4,9 @@ Inbound: ``POST /webhooks/whatsapp`` with Twilio's form fields; the X-Twilio-Sig
 is checked against PUBLIC_URL + path (so it holds behind a proxy that rewrites the
 host). Status callbacks arrive on ``POST /webhooks/whatsapp/status``, signed the same
 way. Replies go out through the REST API (``Messages.create``), never as TwiML, with
-twilio's asynchronous client (aiohttp); its synchronous one, in worker threads, cost
-the gateway twice the CPU per send. Media downloads, rare, run in a worker thread.
+twilio's asynchronous client (aiohttp, each call bounded by HTTP_TIMEOUT_S); its
+synchronous one needed worker threads, which competed with the event loop for the GIL.
+Media downloads, rare, run in a worker thread.
 
 WhatsApp has no inline buttons here: options become a numbered list, and the router
 maps a reply of "1" to the first option. Outside the 24-hour window that follows the
@@ -16,6 +17,7 @@ TWILIO_TEMPLATE_SID is sent instead (the text as its variable ``1``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -146,6 +148,9 @@ class WhatsAppChannel:
             "whatsapp:"
         )
         self._executor: ThreadPoolExecutor | None = None
+        self._sending = 0  # Messages.create calls under way
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.state = "stopped"
 
     async def start(self) -> None:
@@ -154,7 +159,7 @@ class WhatsAppChannel:
             self.client = Client(
                 self.settings.twilio_account_sid,
                 self.settings.twilio_auth_token,
-                http_client=AsyncTwilioHttpClient(timeout=HTTP_TIMEOUT_S),
+                http_client=AsyncTwilioHttpClient(),
             )
             self.client.api.base_url = self.settings.twilio_api_url
             self._executor = ThreadPoolExecutor(
@@ -163,8 +168,12 @@ class WhatsAppChannel:
             self.state = "running"
 
     async def stop(self) -> None:
-        """Close the REST client and the media thread; idempotent."""
+        """Refuse new sends, let those under way finish (Twilio may have taken them:
+        cut off, they would be sent again after a restart), then close; idempotent."""
         if self.client is not None:
+            self.state = "stopping"
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), HTTP_TIMEOUT_S)
             http_client = self.client.http_client
             self.client = None
             if isinstance(http_client, AsyncTwilioHttpClient):
@@ -262,8 +271,8 @@ class WhatsAppChannel:
 
     async def send(self, chat_id: str, payload: Json, *, context: Json) -> str | None:
         """Send one payload through Messages.create (a template outside the window)."""
-        if self.client is None:
-            raise RetryLater("WhatsApp channel not started")
+        if self.client is None or self.state != "running":
+            raise RetryLater(f"WhatsApp channel {self.state}")
 
         address: dict[str, Any] = {"from_": self.sender, "to": f"whatsapp:{chat_id}"}
         if self.settings.public_url:
@@ -307,10 +316,19 @@ class WhatsAppChannel:
         """Create the message; TwilioRestException (an answer) is the caller's."""
         if self.client is None:
             raise RetryLater("WhatsApp channel not started")
+        self._sending += 1
+        self._idle.clear()
         try:
-            message = await self.client.messages.create_async(**kwargs)
+            # twilio's async client leaves aiohttp without a timeout: bound it here.
+            message = await asyncio.wait_for(
+                self.client.messages.create_async(**kwargs), HTTP_TIMEOUT_S
+            )
         except TwilioRestException:
             raise
         except (TwilioException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise translate_error(exc) from exc
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._idle.set()
         return str(message.sid)

@@ -159,7 +159,9 @@ class Outbox(ConversationTasks):
         """Start sending from ``row`` (from :meth:`lease_next`, committed).
 
         A conversation whose task runs already gets a wake instead: the task leases
-        the row again itself (the lease is this process's).
+        the row again itself (the lease is this process's). Call it right after the
+        transaction, with no await between: ``row`` may be the one that task is
+        sending, and only while the task runs is it sure not to be sent twice.
         """
         if row is not None and conversation_id not in self._workers:
             self._leased[conversation_id] = row

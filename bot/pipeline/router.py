@@ -422,13 +422,19 @@ class Router(ConversationTasks):
                         for b in Reply.from_json(raw).buttons
                     ]
             conversation.last_options = options
+            # The conversation's row first, then the inbox and outbox rows: the order
+            # the outbox locks them in when a resident turns out unreachable
+            # (PostgreSQL would otherwise abort one of two crossing transactions).
+            session.flush()
             more = _done(session, turn)
             return events, more, self.outbox.lease_next(session, conversation.id)
 
         events, more, first = await self.store.run(work)
+        # Hand over before any await: the outbox task that may be sending ``first``
+        # right now is still running, so it gets a wake and not a second copy.
+        self.outbox.send_leased(turn.conversation_id, first)
         for event in events:
             await self.events.publish(event)
-        self.outbox.send_leased(turn.conversation_id, first)
         return more
 
     def _stage_reply(

@@ -6,7 +6,12 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+import telegram
+from telegram import error as tg_error
+
 from bot.channels.base import Reply
+from bot.channels.telegram_http import AiohttpRequest
 from db.gateway import Conversation, InboxMessage, OutboxMessage
 from tests.bot.conftest import MakeGateway, eventually, rows
 from tests.fakes.rasa import FakeRasa
@@ -291,3 +296,25 @@ async def test_a_residents_photo_can_be_fetched_for_the_console(
 
     assert body == JPEG_BYTES
     assert content_type == "image/jpeg"
+
+
+async def test_shutting_down_lets_a_send_under_way_finish(
+    fake_telegram: FakeTelegram,
+) -> None:
+    # Cut off, a message Telegram took would be sent again after the restart.
+    bot = telegram.Bot(
+        fake_telegram.token,
+        base_url=fake_telegram.api_url,
+        request=AiohttpRequest(connection_pool_size=4),
+    )
+    await bot.initialize()
+    fake_telegram.latency_s = 0.5
+    under_way = asyncio.create_task(bot.send_message(1001, "satu"))
+    await asyncio.sleep(0.1)
+
+    await bot.shutdown()
+
+    assert (await under_way).text == "satu"
+    with pytest.raises(tg_error.NetworkError, match="closed"):
+        await bot.send_message(1001, "dua")
+    assert fake_telegram.sent_texts(1001) == ["satu"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.channels import whatsapp
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.errors import PermanentFailure, RetryLater
 from bot.metrics import Metrics
@@ -352,6 +354,60 @@ async def test_twilio_unreachable_is_retried_later_not_failed(
     finally:
         await channel.stop()
     assert fake_twilio.messages == []
+
+
+def _channel(fake_twilio: FakeTwilio) -> WhatsAppChannel:
+    settings = gateway_settings(
+        database_url="sqlite://", twilio=fake_twilio, port=free_port()
+    )
+    return WhatsAppChannel(
+        settings,
+        accept=_never_called,
+        record_status=_never_called,
+        metrics=Metrics(),
+    )
+
+
+async def test_stopping_lets_a_send_under_way_finish_and_refuses_new_ones(
+    fake_twilio: FakeTwilio,
+) -> None:
+    # Cut off, a message Twilio took would be sent again after the restart.
+    fake_twilio.latency_s = 0.5
+    channel = _channel(fake_twilio)
+    await channel.start()
+    context = {"last_inbound_at": utcnow()}
+    send = channel.send(PHONE, {"text": "satu"}, context=context)
+    under_way = asyncio.create_task(send)
+    await asyncio.sleep(0.1)
+
+    stopping = asyncio.create_task(channel.stop())
+    await asyncio.sleep(0.1)
+    with pytest.raises(RetryLater, match="stopping"):
+        await channel.send(PHONE, {"text": "dua"}, context=context)
+    await stopping
+
+    assert (await under_way).startswith("SM")
+    assert fake_twilio.bodies(PHONE) == ["satu"]
+
+
+async def test_a_twilio_that_never_answers_is_retried_later(
+    fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(whatsapp, "HTTP_TIMEOUT_S", 0.3)
+    fake_twilio.latency_s = 30.0
+    channel = _channel(fake_twilio)
+    await channel.start()
+    try:
+        with pytest.raises(RetryLater, match="TimeoutError"):
+            await asyncio.wait_for(
+                channel.send(
+                    PHONE, {"text": "halo"}, context={"last_inbound_at": utcnow()}
+                ),
+                timeout=5,
+            )
+    finally:
+        fake_twilio.latency_s = 0.0
+        await channel.stop()
 
 
 async def _never_called(*args: Any) -> bool:
