@@ -7,7 +7,10 @@ payloads that each fit one platform message (stored in the outbox), ``send`` sen
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -156,3 +159,30 @@ def split_text(text: str, limit: int) -> list[str]:
 def numbered_options(buttons: tuple[Button, ...]) -> str:
     """Render buttons as the numbered list a resident answers with a number."""
     return "\n".join(f"{i}. {b.title}" for i, b in enumerate(buttons, start=1))
+
+
+class InFlight:
+    """Counts the platform sends under way, so that stopping can let them finish: a
+    message the platform took, cut off, would be sent again after a restart."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        """Count the send in the ``with`` block."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if not self._count:
+                self._idle.set()
+
+    async def drained(self, timeout_s: float) -> None:
+        """Wait until no send is under way, at most ``timeout_s`` seconds."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)

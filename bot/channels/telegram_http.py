@@ -15,11 +15,12 @@ instead of being sent again after a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.channels.base import InFlight
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -34,9 +35,7 @@ class AiohttpRequest(BaseRequest):
         self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
         self._closing = False
-        self._requests = 0  # under way
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._in_flight = InFlight()
 
     @property
     def read_timeout(self) -> float | None:
@@ -56,8 +55,7 @@ class AiohttpRequest(BaseRequest):
         """Refuse new requests, let those under way finish (a message Telegram took
         must be recorded as sent), then close the session; idempotent."""
         self._closing = True
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), self._timeout_s)
+        await self._in_flight.drained(self._timeout_s)
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -83,21 +81,16 @@ class AiohttpRequest(BaseRequest):
             + _seconds(connect_timeout, self._timeout_s),
             sock_read=_seconds(read_timeout, self._timeout_s),
         )
-        self._requests += 1
-        self._idle.clear()
         try:
-            async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout
-            ) as response:
-                return response.status, await response.read()
+            with self._in_flight.tracking():
+                async with self._session.request(
+                    method, url, data=_body(request_data), timeout=timeout
+                ) as response:
+                    return response.status, await response.read()
         except asyncio.TimeoutError as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
-        finally:
-            self._requests -= 1
-            if not self._requests:
-                self._idle.set()
 
 
 def _seconds(value: object, default: float) -> float:

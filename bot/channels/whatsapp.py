@@ -17,7 +17,6 @@ TWILIO_TEMPLATE_SID is sent instead (the text as its variable ``1``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,14 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import InboundMessage, Json, Reply, numbered_options, split_text
+from bot.channels.base import (
+    InboundMessage,
+    InFlight,
+    Json,
+    Reply,
+    numbered_options,
+    split_text,
+)
 from bot.config import Settings
 from bot.errors import PermanentFailure, RetryLater, Unreachable
 from bot.metrics import Metrics
@@ -148,9 +154,7 @@ class WhatsAppChannel:
             "whatsapp:"
         )
         self._executor: ThreadPoolExecutor | None = None
-        self._sending = 0  # Messages.create calls under way
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._in_flight = InFlight()  # Messages.create calls
         self.state = "stopped"
 
     async def start(self) -> None:
@@ -172,8 +176,7 @@ class WhatsAppChannel:
         cut off, they would be sent again after a restart), then close; idempotent."""
         if self.client is not None:
             self.state = "stopping"
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), HTTP_TIMEOUT_S)
+            await self._in_flight.drained(HTTP_TIMEOUT_S)
             http_client = self.client.http_client
             self.client = None
             if isinstance(http_client, AsyncTwilioHttpClient):
@@ -316,19 +319,14 @@ class WhatsAppChannel:
         """Create the message; TwilioRestException (an answer) is the caller's."""
         if self.client is None:
             raise RetryLater("WhatsApp channel not started")
-        self._sending += 1
-        self._idle.clear()
         try:
-            # twilio's async client leaves aiohttp without a timeout: bound it here.
-            message = await asyncio.wait_for(
-                self.client.messages.create_async(**kwargs), HTTP_TIMEOUT_S
-            )
+            with self._in_flight.tracking():
+                # twilio's async client leaves aiohttp without a timeout: bound it.
+                message = await asyncio.wait_for(
+                    self.client.messages.create_async(**kwargs), HTTP_TIMEOUT_S
+                )
         except TwilioRestException:
             raise
         except (TwilioException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise translate_error(exc) from exc
-        finally:
-            self._sending -= 1
-            if not self._sending:
-                self._idle.set()
         return str(message.sid)
