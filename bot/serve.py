@@ -101,8 +101,7 @@ class Child:
 
 def children(settings: Settings) -> list[Child]:
     """Describe the action server, the Rasa server and the gateway."""
-    bin_dir = Path(sys.executable).parent
-    rasa = str(bin_dir / "rasa")
+    rasa = [sys.executable, "-m", "nlu.launch"]  # `rasa`, frozen after start-up
     actions_url = f"http://127.0.0.1:{settings.actions_port}"
     rasa_url = f"http://127.0.0.1:{settings.rasa_port}"
     env = {
@@ -117,7 +116,7 @@ def children(settings: Settings) -> list[Child]:
         Child(
             "actions",
             [
-                rasa,
+                *rasa,
                 "run",
                 "actions",
                 "--actions",
@@ -131,7 +130,7 @@ def children(settings: Settings) -> list[Child]:
         Child(
             "rasa",
             [
-                rasa,
+                *rasa,
                 "run",
                 "--enable-api",
                 "-m",

@@ -1,5 +1,6 @@
-"""Start the real action server (``rasa run actions``) on 127.0.0.1 for one database,
-and call its webhook the way the Rasa server does. Used by the tests and bench/."""
+"""Start the real action server (``rasa run actions``, through :mod:`nlu.launch`) on
+127.0.0.1 for one database, and call its webhook the way the Rasa server does. Used by
+the tests and bench/."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.servers import REPO, VENV_BIN, ManagedProcess, free_port
+from tests.support.servers import RASA_COMMAND, REPO, ManagedProcess, free_port
 
 RASA_VERSION = "3.6.21"
 
@@ -28,7 +29,7 @@ def action_server(*, database_url: str, log_path: Path) -> tuple[ManagedProcess,
         "SANIC_HOST": "127.0.0.1",
     }
     argv = [
-        str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
+        *RASA_COMMAND, "run", "actions", "--actions", "actions",
         "-p", str(port),
     ]  # fmt: skip
     process = ManagedProcess(

@@ -1,7 +1,8 @@
 """Start the real Rasa server and action server as child processes on free local ports.
 
 Used by the test fixtures and by bench/: both need the same trained model served the
-way production serves it (``rasa run --enable-api`` and ``rasa run actions``).
+way production serves it (``rasa run --enable-api`` and ``rasa run actions``, through
+:mod:`nlu.launch`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 MODEL = REPO / "models" / "padang.tar.gz"
+# The ``rasa`` command as deployed (see nlu/launch.py); PYTHONPATH must hold REPO.
+RASA_COMMAND = [sys.executable, "-m", "nlu.launch"]
 STARTUP_TIMEOUT = 240.0  # seconds; loading TensorFlow and the model takes 20-60 s here
 
 
@@ -144,11 +146,10 @@ def make_rasa_stack(
         # rasa-sdk 3.6 has no --interface option; Sanic reads the host from here.
         "SANIC_HOST": "127.0.0.1",
     }
-    rasa_bin = str(VENV_BIN / "rasa")
     actions = ManagedProcess(
         name="action server",
         argv=[
-            rasa_bin,
+            *RASA_COMMAND,
             "run",
             "actions",
             "--actions",
@@ -163,7 +164,7 @@ def make_rasa_stack(
     rasa = ManagedProcess(
         name="rasa server",
         argv=[
-            rasa_bin,
+            *RASA_COMMAND,
             "run",
             "--enable-api",
             "-m",
