@@ -11,13 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, insert, select, text, update
+from sqlalchemy import Boolean, bindparam, case, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
 from bot.errors import UnknownConversation
 from db.gateway import Conversation, TranscriptMessage, UTCDateTime, utcnow
+
+# What staging a reply reads of a conversation (id, channel, chat_id, unreachable): the
+# ORM object, or the row of :func:`end_turn`.
+ConversationLike = Conversation | Row
 
 _INSERT_TRANSCRIPT = insert(TranscriptMessage.__table__)
 _FIND = select(
@@ -45,6 +49,51 @@ _SET_LANGUAGE = (
     .where(Conversation.id == bindparam("conversation_id"))
     .values(language=bindparam("language"), updated_at=bindparam("now"))
 )
+
+
+_TURN_STATE = select(
+    Conversation.id,
+    Conversation.channel,
+    Conversation.chat_id,
+    Conversation.mode,
+    Conversation.unreachable,
+).where(Conversation.id == bindparam("conversation_id"))
+_END_TURN = (
+    update(Conversation.__table__)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(
+        mode=case((Conversation.mode == "closed", "bot"), else_=Conversation.mode),
+        outage_notified=False,
+        last_options=bindparam("options", type_=Conversation.last_options.type),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def end_turn(
+    session: Session, conversation_id: str, options: list[dict[str, str]] | None
+) -> Row:
+    """Record that Rasa answered: a closed conversation is open again, a later outage
+    is told again, and ``options`` are the buttons the bot now offers.
+
+    Returns:
+        The conversation's ``id``, ``channel``, ``chat_id``, ``unreachable`` and its
+        ``mode`` before this turn (``closed`` when it reopened).
+
+    Raises:
+        UnknownConversation: There is none.
+    """
+    connection = session.connection()
+    state: Row | None = connection.execute(
+        _TURN_STATE, {"conversation_id": conversation_id}
+    ).first()
+    if state is None:
+        raise UnknownConversation(conversation_id)
+    connection.execute(
+        _END_TURN,
+        {"conversation_id": conversation_id, "options": options, "now": utcnow()},
+    )
+    return state
 
 
 def find_state(session: Session, conversation_id: str) -> Row | None:

@@ -27,6 +27,7 @@ from bot.errors import PermanentFailure, RetryLater, SendError, Unreachable
 from bot.events import EventBus
 from bot.metrics import Metrics
 from bot.pipeline.conversations import (
+    ConversationLike,
     add_transcript,
     conversation_event,
     load,
@@ -81,7 +82,7 @@ class Outbox(ConversationTasks):
     def stage(
         self,
         session: Session,
-        conversation: Conversation,
+        conversation: ConversationLike,
         reply: Reply,
         *,
         author: str = "bot",

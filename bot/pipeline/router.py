@@ -47,7 +47,9 @@ from bot.metrics import Metrics
 from bot.pipeline import texts
 from bot.pipeline.conversations import (
     conversation_event,
+    end_turn,
     find_state,
+    load,
     message_event,
     set_language,
 )
@@ -405,29 +407,21 @@ class Router(ConversationTasks):
         def work(
             session: Session,
         ) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
-            conversation = session.get(Conversation, turn.conversation_id)
+            # Core statements on the common path; the ORM object only when the
+            # conversation reopens or a reply hands it to staff. The conversation's
+            # row first, then the inbox and outbox rows: the order the outbox locks
+            # them in when a resident turns out unreachable (PostgreSQL would
+            # otherwise abort one of two crossing transactions).
+            state = end_turn(session, turn.conversation_id, _offered(replies))
             events: list[dict[str, Any]] = []
-            if conversation.mode == "closed":
-                conversation.mode = "bot"
-                events.append(conversation_event(conversation))
-            conversation.outage_notified = False
-            options: list[dict[str, str]] | None = None
+            if state.mode == "closed":
+                events.append(conversation_event(load(session, state.id)))
             said = False  # Rasa's text came before a handoff: the notice is brief
             for raw in replies:
-                events.extend(self._stage_reply(session, conversation, raw, said))
+                events.extend(self._stage_reply(session, state, raw, said))
                 said = said or bool(raw.get("text"))
-                if raw.get("buttons"):
-                    options = [
-                        {"title": b.title, "payload": b.payload}
-                        for b in Reply.from_json(raw).buttons
-                    ]
-            conversation.last_options = options
-            # The conversation's row first, then the inbox and outbox rows: the order
-            # the outbox locks them in when a resident turns out unreachable
-            # (PostgreSQL would otherwise abort one of two crossing transactions).
-            session.flush()
             more = _done(session, turn)
-            return events, more, self.outbox.lease_next(session, conversation.id)
+            return events, more, self.outbox.lease_next(session, state.id)
 
         events, more, first = await self.store.run(work)
         # Hand over before any await: the outbox task that may be sending ``first``
@@ -440,31 +434,43 @@ class Router(ConversationTasks):
     def _stage_reply(
         self,
         session: Session,
-        conversation: Conversation,
+        state: Row,
         raw: dict[str, Any],
         said: bool,
     ) -> list[dict[str, Any]]:
+        """Stage one of Rasa's replies for the conversation ``state`` (of
+        :func:`end_turn`); return the console events."""
         events: list[dict[str, Any]] = []
         custom = raw.get("custom")
         if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
             reason = str(custom["handoff"].get("reason") or "requested")
             staged = self.handoff.stage_escalation(
-                session, conversation, reason, brief=said
+                session, load(session, state.id), reason, brief=said
             )
             events.extend(staged or [])
         if isinstance(custom, dict) and isinstance(custom.get("flag"), dict):
             events.append(
                 {
                     "type": "flag",
-                    "conversation_id": conversation.id,
+                    "conversation_id": state.id,
                     "reason": str(custom["flag"].get("reason") or ""),
                 }
             )
         reply = Reply.from_json(raw)
         if reply.text or reply.image or reply.buttons:
-            transcript, _ = self.outbox.stage(session, conversation, reply)
-            events.append(message_event(transcript, conversation.channel))
+            transcript, _ = self.outbox.stage(session, state, reply)
+            events.append(message_event(transcript, state.channel))
         return events
+
+
+def _offered(replies: list[dict[str, Any]]) -> list[dict[str, str]] | None:
+    """The buttons of Rasa's last reply that has any: a typed number picks one."""
+    options: list[dict[str, str]] | None = None
+    for raw in replies:
+        if raw.get("buttons"):
+            buttons = Reply.from_json(raw).buttons
+            options = [{"title": b.title, "payload": b.payload} for b in buttons]
+    return options
 
 
 def _advised_recently(session: Session, conversation: Conversation) -> bool:
