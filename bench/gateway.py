@@ -449,7 +449,8 @@ async def run(messages: int, concurrency: int, *, model: Path = MODEL) -> int:
             await asyncio.to_thread(stack.stop)
 
     # Rasa alone over both of its runs: the machine's speed drifts during a run.
-    alone_rate = 2 * messages / (alone.seconds + again.seconds)
+    answered = len(alone.latencies) + len(again.latencies)
+    alone_rate = answered / (alone.seconds + again.seconds)
     ratio = gateway.rate / alone_rate if alone_rate else 0.0
     ack_p99 = percentile([a * 1000 for a in gateway.acks], 0.99) if gateway.acks else 0
     print(f"\n{messages} messages, {concurrency} at a time, one resident each\n")

@@ -1,23 +1,22 @@
 """The ``rasa`` command, for the Rasa server and the action server we deploy.
 
-``python -m nlu.launch run --enable-api ...`` and
-``python -m nlu.launch run actions ...`` take the same arguments as ``rasa run`` and
-``rasa run actions``. The one difference:
-once a server has started, everything loaded so far (TensorFlow, the trained model,
-the libraries, our actions) moves out of reach of the garbage collector's full passes
-(``gc.freeze()``). Those objects live as long as the process. Without this, each full
-collection walked all of them while the server answered nobody: 415 to 515 ms in the
-Rasa server under load and 65 to 90 ms in the action server (``bench/gateway.py``,
-timed with a ``gc.callbacks`` hook).
+``python -m nlu.launch run --enable-api ...`` and ``python -m nlu.launch run actions
+...`` take the same arguments as ``rasa run`` and ``rasa run actions``, with one
+difference: once the server has started, everything loaded so far (the trained model
+and TensorFlow, or our actions; the libraries) moves out of reach of the garbage
+collector's full passes (``gc.freeze()``). Those objects live as long as the process.
+Without this, each full collection walked all of them while the server answered
+nobody: 415 to 515 ms in the Rasa server under load, 65 to 90 ms in the action server
+(``bench/gateway.py``, timed with a ``gc.callbacks`` hook).
 
-Sanic runs each server in this process (one worker), so a listener on the Sanic app
-reaches it. Rasa 3.6 and rasa-sdk build their app in ``rasa.core.run.configure_app``
-and ``rasa_sdk.endpoint.create_app``: this module wraps both to add the listener, and
+Rasa 3.6 and rasa-sdk build their Sanic app in ``rasa.core.run.configure_app`` and
+``rasa_sdk.endpoint.create_app``; this module wraps the one the command uses to add an
+``after_server_start`` listener (Sanic runs it in each worker; there is one here). It
 is tied to those versions (``requirements.lock``).
 
-A model loaded later through the HTTP API (``PUT /model``) is not frozen; the model
-frozen at start-up then stays in memory. The gateway never replaces the model: a new
-model means a restart (``make run``).
+A model loaded later through the HTTP API (``PUT /model``) is not frozen, and the one
+frozen at start-up stays in memory. The gateway never replaces the model: a new model
+means a restart (``make run``).
 """
 
 from __future__ import annotations
@@ -51,18 +50,25 @@ def _with_freeze(make_app: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def install() -> None:
-    """Make the Rasa server and the action server freeze once started."""
-    import rasa.core.run
-    import rasa_sdk.endpoint
+def install(argv: list[str]) -> None:
+    """Make the server that ``argv`` (``rasa``'s arguments) starts freeze once started.
 
-    rasa.core.run.configure_app = _with_freeze(rasa.core.run.configure_app)
-    rasa_sdk.endpoint.create_app = _with_freeze(rasa_sdk.endpoint.create_app)
+    Only that server's module is imported: Rasa's would load TensorFlow into the
+    action server (about 540 MiB of memory instead of 120).
+    """
+    if argv[:2] == ["run", "actions"]:
+        import rasa_sdk.endpoint
+
+        rasa_sdk.endpoint.create_app = _with_freeze(rasa_sdk.endpoint.create_app)
+    elif argv[:1] == ["run"]:
+        import rasa.core.run
+
+        rasa.core.run.configure_app = _with_freeze(rasa.core.run.configure_app)
 
 
 def main() -> None:
     """Run the ``rasa`` command line with the arguments given."""
-    install()
+    install(sys.argv[1:])
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

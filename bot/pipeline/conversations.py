@@ -51,13 +51,19 @@ _SET_LANGUAGE = (
 )
 
 
-_TURN_STATE = select(
-    Conversation.id,
-    Conversation.channel,
-    Conversation.chat_id,
-    Conversation.mode,
-    Conversation.unreachable,
-).where(Conversation.id == bindparam("conversation_id"))
+# Locked (FOR NO KEY UPDATE on PostgreSQL) until the turn commits: staff closing the
+# conversation meanwhile waits, instead of being undone by the update below.
+_TURN_STATE = (
+    select(
+        Conversation.id,
+        Conversation.channel,
+        Conversation.chat_id,
+        Conversation.mode,
+        Conversation.unreachable,
+    )
+    .where(Conversation.id == bindparam("conversation_id"))
+    .with_for_update(key_share=True)
+)
 _END_TURN = (
     update(Conversation.__table__)
     .where(Conversation.id == bindparam("conversation_id"))

@@ -384,6 +384,7 @@ class Router(ConversationTasks):
             row.attempts = attempts
             row.last_error = str(exc)[:1000]
             row.take_lease(self.owner, wait + self._lease_s)
+            session.flush()  # the inbox row before the conversation (lock order)
             conversation = session.get(Conversation, turn.conversation_id)
             if conversation.outage_notified:
                 return None
@@ -408,10 +409,11 @@ class Router(ConversationTasks):
             session: Session,
         ) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
             # Core statements on the common path; the ORM object only when the
-            # conversation reopens or a reply hands it to staff. The conversation's
-            # row first, then the inbox and outbox rows: the order the outbox locks
-            # them in when a resident turns out unreachable (PostgreSQL would
-            # otherwise abort one of two crossing transactions).
+            # conversation reopens or a reply hands it to staff. Rows are locked in
+            # the gateway's one order, inbox, then conversation, then outbox (see
+            # docs/ARCHITECTURE.md): on PostgreSQL two transactions that lock in
+            # opposite orders can deadlock, and one of them is aborted.
+            more = _done(session, turn)
             state = end_turn(session, turn.conversation_id, _offered(replies))
             events: list[dict[str, Any]] = []
             if state.mode == "closed":
@@ -420,7 +422,6 @@ class Router(ConversationTasks):
             for raw in replies:
                 events.extend(self._stage_reply(session, state, raw, said))
                 said = said or bool(raw.get("text"))
-            more = _done(session, turn)
             return events, more, self.outbox.lease_next(session, state.id)
 
         events, more, first = await self.store.run(work)

@@ -8,7 +8,7 @@ import io
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from bot.app import PIPELINE, create_app
 from bot.config import Settings
 from bot.pipeline.service import Pipeline
 from db.migrate import upgrade
+from tests.db.fixtures import create_scratch_postgres, drop_scratch_postgres
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, WHATSAPP_NUMBER, FakeTwilio
@@ -43,6 +44,17 @@ def database_url(migrated_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "gateway.db"
     shutil.copy(migrated_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh migrated scratch PostgreSQL database for one test."""
+    url = create_scratch_postgres(postgres_url)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_scratch_postgres(postgres_url, url)
 
 
 @pytest.fixture

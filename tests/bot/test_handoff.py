@@ -180,11 +180,26 @@ async def test_agent_reply_hand_back_and_close(
     await handoff.close(CID)
     [conversation] = await rows(gateway, Conversation)
     assert conversation.mode == "closed"
+    subscription = gateway.pipeline.events.subscribe()
+    events: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        async for event in subscription:
+            events.append(event)
+
+    collector = asyncio.create_task(collect())
+    await asyncio.sleep(0)
     await gateway.post_telegram(text_update(6, chat_id=1001, text="halo lagi"))
     await fake_telegram.wait_for("sendMessage", count=7)
     [conversation] = await rows(gateway, Conversation)
     assert conversation.mode == "bot"
     assert fake_telegram.sent_texts(1001)[-1] == "echo: halo lagi"
+    # The console learns that the conversation is open again.
+    reopened = await eventually(
+        lambda: [e for e in events if e["type"] == "conversation"]
+    )
+    collector.cancel()
+    assert [e["mode"] for e in reopened] == ["bot"]
 
 
 async def test_handoff_without_rasa_text_tells_the_whole_notice(

@@ -4,9 +4,15 @@ health and metrics. Conversations with the real Rasa are in test_end_to_end.py."
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 from typing import Any
 
-from bot.channels.base import split_text
+import pytest
+
+from bot.app import PIPELINE
+from bot.channels.base import Reply, split_text
 from bot.pipeline import texts
 from db.gateway import Conversation, InboxMessage, TranscriptMessage
 from tests.bot.conftest import MakeGateway, eventually, rows
@@ -43,6 +49,26 @@ async def test_rasa_down_resident_told_once_and_nothing_lost(
         "echo: tolong",
     ]
     assert await rows(gateway, InboxMessage, state="pending") == []
+
+
+async def test_a_second_outage_is_told_again(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await make_gateway()
+    notice = texts.say("outage", "id")
+    for update_id, text in [(1, "ktp saya hilang"), (2, "akta lahir")]:
+        await fake_rasa.stop_serving()
+        await gateway.post_telegram(text_update(update_id, chat_id=1001, text=text))
+        await fake_telegram.wait_for("sendMessage", count=2 * update_id - 1)
+        await fake_rasa.start_serving()
+        await fake_telegram.wait_for("sendMessage", count=2 * update_id, timeout=10)
+
+    assert fake_telegram.sent_texts(1001) == [
+        notice,
+        "echo: ktp saya hilang",
+        notice,
+        "echo: akta lahir",
+    ]
 
 
 async def test_messages_reach_the_console_while_rasa_is_down(
@@ -250,3 +276,42 @@ async def test_two_gateways_on_one_database_process_a_message_once(
     await asyncio.sleep(1.0)
     assert fake_rasa.texts("telegram:1001") == ["satu kali saja", "dua"]
     assert fake_telegram.sent_texts(1001) == ["echo: satu kali saja", "echo: dua"]
+
+
+@pytest.mark.postgres
+async def test_a_message_admitted_while_the_turn_before_ends_crosses_no_lock(
+    postgres_database_url: str,  # first: it is dropped after the gateway stops
+    make_gateway: MakeGateway,
+    fake_telegram: FakeTelegram,
+    fake_rasa: FakeRasa,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The router ends a turn (inbox row done, conversation updated, reply staged)
+    while a second message is admitted for the console (inbox rows, then the
+    conversation). On PostgreSQL both take row locks; in opposite orders one of the
+    two transactions would be aborted as a deadlock."""
+    gateway = await make_gateway(database_url=postgres_database_url)
+    telegram = gateway.app[PIPELINE].channels["telegram"]
+    render = telegram.render
+    staging = threading.Event()
+
+    def slow_render(reply: Reply) -> list[dict[str, Any]]:
+        # Runs inside the turn's transaction: hold it open while message 2 comes.
+        if not staging.is_set():
+            staging.set()
+            time.sleep(1.5)
+        return render(reply)
+
+    monkeypatch.setattr(telegram, "render", slow_render)
+    caplog.set_level(logging.WARNING, logger="bot")
+
+    await gateway.post_telegram(text_update(1, chat_id=1001, text="satu"))
+    await eventually(staging.is_set)
+    await gateway.post_telegram(text_update(2, chat_id=1001, text="dua"))
+
+    await fake_telegram.wait_for("sendMessage", count=2)
+    assert fake_telegram.sent_texts(1001) == ["echo: satu", "echo: dua"]
+    assert fake_rasa.texts("telegram:1001") == ["satu", "dua"]
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == []

@@ -1,5 +1,5 @@
-"""The gateway's hand-written SQL (``INSERT ... ON CONFLICT``) on both databases it
-supports: SQLite, the embedded default, and PostgreSQL."""
+"""The gateway's hand-written SQL (``INSERT ... ON CONFLICT``, the ``CASE`` that ends a
+turn) on both databases it supports: SQLite, the embedded default, and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
-from bot.pipeline.conversations import find_state, record_inbound
+from bot.pipeline.conversations import end_turn, find_state, record_inbound
 from bot.pipeline.inbox import Inbox
 from bot.pipeline.store import Store
 from db.gateway import Conversation, InboxMessage, utcnow
@@ -95,3 +95,39 @@ async def test_first_contact_creates_the_conversation_and_later_ones_update_it(
     assert conversation.display_name == "Rina"  # kept
     assert conversation.unreachable is False  # the resident wrote: reachable
     assert conversation.last_inbound_at == later
+
+
+async def test_the_end_of_a_turn_reopens_a_closed_conversation_only(
+    database_url: str,
+) -> None:
+    store = Store.from_url(database_url)
+    options = [{"title": "KTP", "payload": "/ask_requirements"}]
+
+    def set_mode(session, mode: str) -> None:
+        conversation = session.get(Conversation, "telegram:1001")
+        conversation.mode = mode
+        conversation.outage_notified = True
+
+    def read(session) -> tuple[str, bool, object]:
+        found = session.get(Conversation, "telegram:1001")
+        return found.mode, found.outage_notified, found.last_options
+
+    try:
+        await store.run(record_inbound, message("1"), utcnow())
+        await store.run(set_mode, "closed")
+        before = await store.run(end_turn, "telegram:1001", options)
+        reopened = await store.run(read)
+        await store.run(set_mode, "waiting")
+        await store.run(end_turn, "telegram:1001", None)
+        waiting = await store.run(read)
+    finally:
+        store.close()
+
+    assert (before.id, before.channel, before.chat_id) == (
+        "telegram:1001",
+        "telegram",
+        "1001",
+    )
+    assert before.mode == "closed"  # as it was: the router tells the console
+    assert reopened == ("bot", False, options)
+    assert waiting == ("waiting", False, None)

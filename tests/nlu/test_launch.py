@@ -2,6 +2,7 @@
 out of the garbage collector's full passes (the tests' servers run through it)."""
 
 import re
+from pathlib import Path
 
 from tests.support.servers import RasaStack
 
@@ -24,3 +25,11 @@ def test_the_rasa_server_freezes_after_loading_the_model(rasa_stack: RasaStack) 
 def test_the_action_server_freezes_once_started(rasa_stack: RasaStack) -> None:
     log = rasa_stack.actions.log_path.read_text(errors="replace")
     assert frozen_objects(log) > 100_000
+
+
+def test_the_action_server_does_not_load_tensorflow(rasa_stack: RasaStack) -> None:
+    # The launcher imports only the server it starts: Rasa's would bring TensorFlow
+    # (about 400 MiB) into the action server.
+    maps = Path(f"/proc/{rasa_stack.actions.pid}/maps").read_text()
+    assert "tensorflow" not in maps
+    assert "tensorflow" in Path(f"/proc/{rasa_stack.rasa.pid}/maps").read_text()
