@@ -188,7 +188,7 @@ def resident(index: int, tag: str) -> str:
 class Webhook:
     """One platform delivery, built before the clock starts: Telegram's and Twilio's
     servers do not spend this machine's CPU on it (aiohttp's form encoding alone
-    cost the bench process about 0.2 ms a webhook)."""
+    cost the bench process about 0.2 ms a WhatsApp webhook)."""
 
     chat: str  # whose reply to wait for
     url: str
