@@ -23,6 +23,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.channels.base import InFlight
 
 DEFAULT_TIMEOUT_S = 10.0
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -81,10 +82,11 @@ class AiohttpRequest(BaseRequest):
             + _seconds(connect_timeout, self._timeout_s),
             sock_read=_seconds(read_timeout, self._timeout_s),
         )
+        body, headers = _body(request_data)
         try:
             with self._in_flight.tracking():
                 async with self._session.request(
-                    method, url, data=_body(request_data), timeout=timeout
+                    method, url, data=body, headers=headers, timeout=timeout
                 ) as response:
                     return response.status, await response.read()
         except asyncio.TimeoutError as exc:
@@ -100,12 +102,18 @@ def _seconds(value: object, default: float) -> float:
     return default if value is not None else 24 * 3600.0
 
 
-def _body(request_data: RequestData | None) -> aiohttp.FormData | None:
-    """The form the Bot API takes: JSON-encoded parameters, files as multipart."""
+def _body(
+    request_data: RequestData | None,
+) -> tuple[aiohttp.FormData | bytes | None, dict[str, str] | None]:
+    """The form the Bot API takes (JSON-encoded parameters, files as multipart), and
+    its headers. Without files the library encodes it: building an aiohttp FormData
+    was about a fifth of the gateway's CPU samples for a sendMessage."""
     if request_data is None:
-        return None
+        return None, None
+    if not request_data.multipart_data:
+        return request_data.url_encoded_parameters().encode(), FORM
     form = aiohttp.FormData(request_data.json_parameters)
     for name, upload in request_data.multipart_data.items():
         filename, content, mimetype = upload
         form.add_field(name, content, filename=filename, content_type=mimetype)
-    return form
+    return form, None

@@ -23,12 +23,14 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import aiohttp
 import requests
 from aiohttp import web
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -56,6 +58,7 @@ SESSION_WINDOW = timedelta(hours=24)
 MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit
 MEDIA_THREADS = 2  # media downloads at once (requests, synchronous)
 HTTP_TIMEOUT_S = 15.0
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 RATE_LIMIT_CODES = {20429, 63018}  # too many requests; WhatsApp rate limit
 UNREACHABLE_CODES = {21610, 63024}  # unsubscribed (STOP); not a WhatsApp user
 OUTSIDE_WINDOW_CODE = 63016
@@ -130,6 +133,36 @@ def translate_error(exc: Exception) -> Exception:
     return RetryLater(f"Twilio not reachable: {type(exc).__name__}")
 
 
+class FormEncodingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """twilio's aiohttp client, with the form body encoded before aiohttp gets it.
+
+    Given a dict, aiohttp builds a FormData for every message sent: about 0.2 ms of
+    CPU for a form of this size (the bench process paid it for each Twilio webhook it
+    posted). A list value becomes repeated fields (``MediaUrl``), as the library's
+    synchronous client sends it.
+    """
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Send one request to the REST API (see the parent class)."""
+        body: Any = data
+        if data:
+            body = urlencode(data, doseq=True).encode()
+            headers = {**(headers or {}), "Content-Type": FORM_CONTENT_TYPE}
+        return await super().request(
+            method, url, params, body, headers, auth, timeout, allow_redirects
+        )
+
+
 class WhatsAppChannel:
     """The WhatsApp (Twilio) adapter."""
 
@@ -163,7 +196,7 @@ class WhatsAppChannel:
             self.client = Client(
                 self.settings.twilio_account_sid,
                 self.settings.twilio_auth_token,
-                http_client=AsyncTwilioHttpClient(),
+                http_client=FormEncodingHttpClient(),
             )
             self.client.api.base_url = self.settings.twilio_api_url
             self._executor = ThreadPoolExecutor(

@@ -128,6 +128,26 @@ async def test_duplicate_message_sid_is_processed_once(
     assert len(await rows(gateway, InboxMessage)) == 1
 
 
+async def test_an_image_reply_reaches_twilio_as_a_media_url(
+    make_gateway: MakeGateway, fake_twilio: FakeTwilio, fake_rasa: FakeRasa
+) -> None:
+    image = "https://padang.example/peta-disdukcapil.png"
+
+    async def respond(sender: str, message: str, metadata: Any) -> list[dict[str, Any]]:
+        return [{"recipient_id": sender, "text": "Lokasi kantor:", "image": image}]
+
+    fake_rasa.respond = respond
+    gateway = await make_gateway()
+
+    await send_inbound(gateway, inbound_form(phone=PHONE, body="di mana kantornya"))
+    await fake_twilio.wait_for_messages(2)
+
+    forms = fake_twilio.messages  # the image first, then the text
+    assert [f.get("Body") for f in forms] == [None, "Lokasi kantor:"]
+    assert forms[0]["MediaUrl"] == image
+    assert {f["To"] for f in forms} == {f"whatsapp:{PHONE}"}
+
+
 async def test_buttons_become_numbered_options_and_a_number_picks_one(
     make_gateway: MakeGateway, fake_twilio: FakeTwilio, fake_rasa: FakeRasa
 ) -> None:
