@@ -104,15 +104,7 @@ async def test_waiting_and_agent_messages_are_stored_not_forwarded(
     make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
 ) -> None:
     gateway = await escalated(make_gateway, fake_telegram, fake_rasa)
-    subscription = gateway.pipeline.events.subscribe()
-    events: list[dict[str, Any]] = []
-
-    async def collect() -> None:
-        async for event in subscription:
-            events.append(event)
-
-    collector = asyncio.create_task(collect())
-    await asyncio.sleep(0)
+    events, collector = await listen(gateway)
     await gateway.post_telegram(text_update(2, chat_id=1001, text="halo? ada orang?"))
     await gateway.post_telegram(
         location_update(3, chat_id=1001, latitude=-0.95, longitude=100.36)
@@ -180,15 +172,7 @@ async def test_agent_reply_hand_back_and_close(
     await handoff.close(CID)
     [conversation] = await rows(gateway, Conversation)
     assert conversation.mode == "closed"
-    subscription = gateway.pipeline.events.subscribe()
-    events: list[dict[str, Any]] = []
-
-    async def collect() -> None:
-        async for event in subscription:
-            events.append(event)
-
-    collector = asyncio.create_task(collect())
-    await asyncio.sleep(0)
+    events, collector = await listen(gateway)
     await gateway.post_telegram(text_update(6, chat_id=1001, text="halo lagi"))
     await fake_telegram.wait_for("sendMessage", count=7)
     [conversation] = await rows(gateway, Conversation)
