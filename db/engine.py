@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.future import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -106,9 +106,13 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """Yield a session in one transaction: commit on success, roll back on error."""
-    session = Session(bind=engine, future=True, expire_on_commit=False)
+def session_scope(bind: Engine | Connection) -> Iterator[Session]:
+    """Yield a session in one transaction: commit on success, roll back on error.
+
+    ``bind``: an engine (a pooled connection for the transaction), or a connection
+    the caller keeps open between transactions.
+    """
+    session = Session(bind=bind, future=True, expire_on_commit=False)
     try:
         yield session
         session.commit()

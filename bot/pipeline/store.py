@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
 
 from db.engine import make_engine, session_scope
 
@@ -116,17 +115,12 @@ class Store:
         # The single worker thread: its connection, opened on first use.
         if self._connection is None:
             self._connection = self.engine.connect()
-        session = Session(bind=self._connection, future=True, expire_on_commit=False)
         try:
-            result = work(session, *args)
-            session.commit()
+            with session_scope(self._connection) as session:
+                return work(session, *args)
         except BaseException:
-            session.rollback()
             self._drop_connection()  # after an error, the next transaction starts anew
             raise
-        finally:
-            session.close()
-        return result
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
