@@ -41,7 +41,7 @@ class Inbox:
         """Store ``message``; return False when it was stored before (a duplicate)."""
         started = time.monotonic()
         try:
-            stored = await self.store.run(_insert, message, urgent=True)
+            stored = await self.store.run(_insert, message, urgent=True, quick=True)
         except IntegrityError:
             stored = False  # the unique constraint caught a concurrent delivery
         self.metrics.observe("inbox_store_seconds", time.monotonic() - started)

@@ -180,7 +180,9 @@ class Outbox(ConversationTasks):
         while not self._stopping:
             if row is None:
                 self._dirty.discard(conversation_id)
-                row = await self.store.run(_next_pending, conversation_id, self.owner)
+                row = await self.store.run(
+                    _next_pending, conversation_id, self.owner, quick=True
+                )
                 if row is None:
                     if conversation_id in self._dirty:
                         continue
@@ -269,7 +271,13 @@ class Outbox(ConversationTasks):
         platform_message_id: str | None = None,
     ) -> dict[str, Any] | None:
         events, following = await self.store.run(
-            _finish_row, row, state, error, platform_message_id, self.owner
+            _finish_row,
+            row,
+            state,
+            error,
+            platform_message_id,
+            self.owner,
+            quick=True,
         )
         for event in events:
             await self.events.publish(event)

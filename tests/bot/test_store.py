@@ -1,7 +1,11 @@
 """The gateway's database runner on SQLite: one worker thread, which keeps its
-connection open from one transaction to the next."""
+connection open from one transaction to the next, and quick steps on the event loop
+when that thread is not writing."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
 from bot.pipeline.inbox import Inbox
-from bot.pipeline.store import Store
+from bot.pipeline.store import OnePerIteration, Store
 from db.engine import make_engine, session_scope
 from db.gateway import InboxMessage, utcnow
 
@@ -74,3 +78,66 @@ async def test_each_step_is_committed_and_a_failed_one_leaves_nothing(
         assert stored_ids(database_url) == ["1", "2"]
     finally:
         store.close()
+
+
+async def test_a_quick_step_runs_on_the_loop_unless_the_thread_is_writing(
+    database_url: str,
+) -> None:
+    store = Store.from_url(database_url)
+    writing, release = threading.Event(), threading.Event()
+
+    def slow(session: Session) -> str:
+        session.execute(select(func.count(InboxMessage.id)))  # the transaction is open
+        writing.set()
+        release.wait(10)
+        return threading.current_thread().name
+
+    def where(session: Session) -> str:
+        session.execute(select(func.count(InboxMessage.id)))
+        return threading.current_thread().name
+
+    loop_thread = threading.current_thread().name
+    try:
+        assert await store.run(where, quick=True) == loop_thread
+
+        slow_step = asyncio.create_task(store.run(slow))
+        assert await asyncio.to_thread(writing.wait, 10)
+        quick_step = asyncio.create_task(store.run(where, quick=True))
+        await asyncio.sleep(0.1)
+        # The loop ran meanwhile (this test did), and the quick step waits its turn.
+        assert not quick_step.done()
+
+        release.set()
+        assert await slow_step == "db"
+        assert await quick_step == "db"
+        assert await store.run(where, quick=True) == loop_thread
+    finally:
+        release.set()
+        store.close()
+
+
+async def test_the_lane_lets_one_waiter_through_per_loop_iteration() -> None:
+    lane = OnePerIteration()
+    loop = asyncio.get_running_loop()
+    iteration = 0
+
+    def tick() -> None:
+        nonlocal iteration
+        iteration += 1
+        loop.call_soon(tick)
+
+    passed: list[tuple[str, int]] = []
+
+    async def wait(name: str) -> None:
+        await lane.next_turn()
+        passed.append((name, iteration))
+
+    loop.call_soon(tick)
+    tasks = {name: asyncio.create_task(wait(name)) for name in "abcd"}
+    await asyncio.sleep(0)  # every waiter is queued
+    tasks["b"].cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+    assert [name for name, _ in passed] == ["a", "c", "d"]
+    iterations = [seen for _, seen in passed]
+    assert iterations == sorted(set(iterations))  # never two in one iteration
