@@ -22,10 +22,13 @@ conversation wait behind it, so the order holds.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -76,6 +79,7 @@ _OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long p
 # Kinds whose text the gateway itself set (Telegram's /start and the like). A button
 # payload is trusted only when the bot offered it (see Router._prepare).
 TRUSTED_KINDS = ("command",)
+STAFF_MODES = ("waiting", "agent")  # the conversation is with staff, not the bot
 EMERGENCY_INTENT = "report_emergency"
 # From this intent confidence on, a resident waiting for staff gets the 112 advice.
 EMERGENCY_CONFIDENCE = 0.5
@@ -141,12 +145,14 @@ class Router(ConversationTasks):
         self.owner = owner
         # A row is leased for one Rasa call and a margin; an outage extends it.
         self._lease_s = settings.rasa_timeout_s + LEASE_MARGIN_S
+        self._turn_slots = asyncio.Semaphore(settings.rasa_concurrency)
+        self._with_staff: set[str] = set()  # see _slot
 
     async def admit(self, conversation_id: str) -> None:
         """Put a conversation's new messages in the transcript and on the console now,
         even while an earlier message waits for Rasa."""
         try:
-            events = await self.store.run(admit_pending, conversation_id)
+            events = await self.store.run(admit_pending, conversation_id, quick=True)
             for event in events:
                 await self.events.publish(event)
         except Exception:  # the conversation's next turn admits them instead
@@ -160,21 +166,54 @@ class Router(ConversationTasks):
 
     async def _drain(self, conversation_id: str) -> None:
         while not self._stopping:
-            self._dirty.discard(conversation_id)
-            turn = await self.store.run(self._next_turn, conversation_id)
-            if turn is None:
+            async with self._slot(conversation_id):
+                self._dirty.discard(conversation_id)
+                outcome = await self._take_turn(conversation_id)
+            if outcome is None:
                 if conversation_id in self._dirty:
                     continue
                 return
 
-            for event in turn.events:
-                await self.events.publish(event)
-            wait, more = await self._process(turn)
+            wait, more = outcome
             if wait:
                 if not await self._pause(wait):  # stopping
                     return
             elif not more and conversation_id not in self._dirty:
                 return
+
+    def _slot(self, conversation_id: str) -> AbstractAsyncContextManager[Any]:
+        """What a turn of ``conversation_id`` waits for before it starts.
+
+        A turn for Rasa waits for one of ``rasa_concurrency`` slots: more turns under
+        way would only wait inside the Rasa client, and admitting their messages now
+        would take the event loop from the webhooks that a burst of messages sends
+        (each admission is a transaction). A conversation last seen with staff
+        skips the queue: Rasa has nothing to do for it, and the agent should see the
+        resident's message at once. That memory is a hint only (another gateway
+        process may have changed the mode); a wrong guess costs order of service,
+        never a message.
+        """
+        if conversation_id in self._with_staff:
+            return contextlib.nullcontext()
+        return self._turn_slots
+
+    async def _take_turn(self, conversation_id: str) -> tuple[float, bool] | None:
+        """Admit and process the conversation's next row; None when it has none.
+
+        Returns:
+            As :meth:`_process`.
+        """
+        turn = await self.store.run(self._next_turn, conversation_id, quick=True)
+        if turn is None:
+            return None
+
+        if turn.mode in STAFF_MODES:
+            self._with_staff.add(conversation_id)
+        else:
+            self._with_staff.discard(conversation_id)
+        for event in turn.events:
+            await self.events.publish(event)
+        return await self._process(turn)
 
     def _next_turn(self, session: Session, conversation_id: str) -> Turn | None:
         # Runs for every message: read the pending rows and the conversation, create
@@ -279,11 +318,11 @@ class Router(ConversationTasks):
         """
         for hook in self._interceptors:
             if await hook(turn):
-                return 0.0, await self.store.run(_done, turn)
+                return 0.0, await self.store.run(_done, turn, quick=True)
         if turn.mode == "waiting":
             return 0.0, await self._while_waiting(turn)
         if turn.mode == "agent":
-            return 0.0, await self.store.run(_done, turn)
+            return 0.0, await self.store.run(_done, turn, quick=True)
 
         self.outbox.mark_received(turn.conversation_id)
         if turn.local_reply is not None:
@@ -310,7 +349,7 @@ class Router(ConversationTasks):
         rows of the conversation are pending.
         """
         if not await self._is_emergency(turn):
-            return await self.store.run(_done, turn)
+            return await self.store.run(_done, turn, quick=True)
 
         def work(session: Session) -> tuple[list[dict[str, Any]], bool, bool]:
             conversation = session.get(Conversation, turn.conversation_id)
@@ -424,7 +463,7 @@ class Router(ConversationTasks):
                 said = said or bool(raw.get("text"))
             return events, more, self.outbox.lease_next(session, state.id)
 
-        events, more, first = await self.store.run(work)
+        events, more, first = await self.store.run(work, quick=True)
         # Hand over before any await: the outbox task that may be sending ``first``
         # right now is still running, so it gets a wake and not a second copy.
         self.outbox.send_leased(turn.conversation_id, first)
@@ -448,6 +487,7 @@ class Router(ConversationTasks):
             staged = self.handoff.stage_escalation(
                 session, load(session, state.id), reason, brief=said
             )
+            self._with_staff.add(state.id)
             events.extend(staged or [])
         if isinstance(custom, dict) and isinstance(custom.get("flag"), dict):
             events.append(

@@ -123,6 +123,48 @@ async def test_waiting_and_agent_messages_are_stored_not_forwarded(
     assert modes == ["agent"]
 
 
+async def test_a_resident_talking_to_staff_is_not_held_behind_busy_rasa(
+    make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
+) -> None:
+    gateway = await escalated(
+        make_gateway, fake_telegram, fake_rasa, rasa_concurrency=2
+    )
+    assert await gateway.pipeline.handoff.claim(CID, 7)
+    rasa_free = asyncio.Event()
+
+    async def busy(sender: str, message: str, metadata: Any) -> list[dict[str, Any]]:
+        await rasa_free.wait()
+        return [{"recipient_id": sender, "text": f"echo: {message}"}]
+
+    fake_rasa.respond = busy
+    for chat in (2001, 2002, 2003, 2004):
+        await gateway.post_telegram(text_update(chat, chat_id=chat, text="halo"))
+
+    # Two turns are in Rasa; the other two wait, their messages not admitted yet.
+    await eventually(lambda: len(fake_rasa.received) == 3)
+    await asyncio.sleep(0.3)
+    assert len(fake_rasa.received) == 3  # the escalation, and two of the four
+    admitted = await rows(gateway, TranscriptMessage, direction="in", text="halo")
+    assert len(admitted) == 2
+
+    # The agent's resident is not a turn for Rasa: it goes through at once.
+    await gateway.post_telegram(text_update(5, chat_id=1001, text="ini nomor saya"))
+
+    async def shown_to_the_agent() -> bool:
+        said = await rows(gateway, TranscriptMessage, conversation_id=CID)
+        return any(m.text == "ini nomor saya" for m in said)
+
+    await eventually(shown_to_the_agent, timeout=5)
+    assert len(fake_rasa.received) == 3
+
+    rasa_free.set()
+    await eventually(lambda: all_done(gateway))
+    assert (
+        sorted(fake_rasa.texts(f"telegram:{c}") for c in (2001, 2002, 2003, 2004))
+        == [["halo"]] * 4
+    )
+
+
 async def test_two_agents_cannot_claim_the_same_conversation(
     make_gateway: MakeGateway, fake_telegram: FakeTelegram, fake_rasa: FakeRasa
 ) -> None:
