@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
@@ -71,19 +74,60 @@ _INSERT = text(
 )
 
 
+@dataclass(frozen=True)
+class DriverStatement:
+    """:data:`_INSERT` as the database driver takes it, for one dialect."""
+
+    sql: str
+    order: tuple[str, ...] | None  # parameter order, for positional paramstyles
+    processors: dict[str, Callable[[Any], Any]]  # the column types' own conversions
+
+    @classmethod
+    def compile(cls, statement: TextClause, dialect: Dialect) -> DriverStatement:
+        """Compile ``statement`` for ``dialect``."""
+        compiled = statement.compile(dialect=dialect)
+        processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        return cls(compiled.string, order, processors)
+
+    def execute(self, connection: Connection, values: dict[str, Any]) -> int:
+        """Run it in the connection's transaction; return the row count."""
+        for name, processor in self.processors.items():
+            values[name] = processor(values[name])
+        params = values if self.order is None else [values[n] for n in self.order]
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+_COMPILED: dict[str, DriverStatement] = {}  # by dialect name
+
+
 def _insert(session: Session, message: InboundMessage) -> bool:
-    # A webhook waits for this commit.
-    result = session.execute(
-        _INSERT,
-        {
-            "channel": message.channel,
-            "platform_id": message.platform_id,
-            "conversation_id": message.conversation_id,
-            "message": message.to_json(),
-            "received_at": utcnow(),
-        },
-    )
-    return bool(result.rowcount)
+    # A webhook waits for this commit. The statement goes to the driver's cursor:
+    # SQLAlchemy's execution (context, parameters, result) cost about 75 us of CPU
+    # here, more than SQLite's own work. The values pass through the columns' bind
+    # processors, so the row is stored as SQLAlchemy would store it.
+    connection = session.connection()
+    dialect = connection.dialect
+    statement = _COMPILED.get(dialect.name)
+    if statement is None:
+        statement = _COMPILED[dialect.name] = DriverStatement.compile(_INSERT, dialect)
+    values = {
+        "channel": message.channel,
+        "platform_id": message.platform_id,
+        "conversation_id": message.conversation_id,
+        "message": message.to_json(),
+        "received_at": utcnow(),
+    }
+    return statement.execute(connection, values) > 0
 
 
 _PENDING = (
