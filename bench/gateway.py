@@ -268,6 +268,17 @@ class Poster:
         Raises:
             ConnectionError: The connection broke or the answer was not HTTP/1.1.
         """
+        reused = self._writer is not None
+        try:
+            return await self._exchange(request)
+        except ConnectionError:
+            if not reused:
+                raise
+            # The server may close a connection left idle (aiohttp after 75 s): once
+            # more on a new one; the gateway drops a delivery it has stored already.
+            return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> int:
         reader, writer = await self.connect()
         try:
             writer.write(request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.future import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -54,8 +56,24 @@ def _on_sqlite_begin(conn: Connection) -> None:
     # Take the write lock at BEGIN: two writers then queue on busy_timeout instead of
     # failing with "database is locked" when a reader upgrades to a writer. Straight
     # to the driver: SQLAlchemy's execution path cost more than the statement (the
-    # gateway begins a transaction for every step of every message).
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+    # gateway begins a transaction for every step of every message). Its errors are
+    # raised as SQLAlchemy's, as from any other statement. A transaction the caller
+    # began on the driver itself (bot.pipeline.store, to fail at once instead of
+    # waiting for the lock) is the one SQLAlchemy takes over.
+    driver = conn.connection.dbapi_connection
+    if driver.in_transaction:
+        return
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            "BEGIN IMMEDIATE",
+            None,
+            exc,
+            sqlite3.Error,
+            hide_parameters=True,
+            dialect=conn.dialect,
+        ) from exc
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:

@@ -15,6 +15,9 @@ A button payload goes to Rasa as it is (``/intent{...}`` sets slots) only when i
 one of the options the bot offered on its last turn (``last_options``); a number or
 ``#optN`` picks one of them. Any other ``/intent{...}`` is sent as plain text.
 
+At most ``RASA_CONCURRENCY`` turns are under way at once; a message that waits longer
+than ``ADMIT_AFTER_S`` for its turn is admitted meanwhile (see ``Router._slot``).
+
 When Rasa or the action server is down, the resident is told once ("sedang ada
 gangguan"), the row stays pending and is retried with backoff; later rows of the same
 conversation wait behind it, so the order holds.
@@ -27,8 +30,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -80,6 +82,8 @@ _OPTION_RE = re.compile(r"^#opt(\d{1,2})$")  # Telegram callback data for long p
 # payload is trusted only when the bot offered it (see Router._prepare).
 TRUSTED_KINDS = ("command",)
 STAFF_MODES = ("waiting", "agent")  # the conversation is with staff, not the bot
+STAFF_HINTS_MAX = 10_000  # conversations remembered as with staff (see Router._slot)
+ADMIT_AFTER_S = 1.0  # a message waiting for a turn longer is shown to staff meanwhile
 EMERGENCY_INTENT = "report_emergency"
 # From this intent confidence on, a resident waiting for staff gets the 112 advice.
 EMERGENCY_CONFIDENCE = 0.5
@@ -181,21 +185,41 @@ class Router(ConversationTasks):
             elif not more and conversation_id not in self._dirty:
                 return
 
-    def _slot(self, conversation_id: str) -> AbstractAsyncContextManager[Any]:
-        """What a turn of ``conversation_id`` waits for before it starts.
+    @contextlib.asynccontextmanager
+    async def _slot(self, conversation_id: str) -> AsyncIterator[None]:
+        """Hold what a turn of ``conversation_id`` needs before it starts.
 
         A turn for Rasa waits for one of ``rasa_concurrency`` slots: more turns under
-        way would only wait inside the Rasa client, and admitting their messages now
-        would take the event loop from the webhooks that a burst of messages sends
-        (each admission is a transaction). A conversation last seen with staff
-        skips the queue: Rasa has nothing to do for it, and the agent should see the
-        resident's message at once. That memory is a hint only (another gateway
-        process may have changed the mode); a wrong guess costs order of service,
-        never a message.
+        way would only wait inside the Rasa client, and admitting their messages at
+        once would take the event loop from the webhooks that a burst of messages
+        sends (each admission is a transaction). A message that waits longer than
+        ``ADMIT_AFTER_S`` is admitted meanwhile, so staff see it. A conversation last
+        seen with staff skips the queue: Rasa has nothing to do for it. That memory
+        is a hint only (staff or another gateway process may have changed the mode
+        since); a wrong guess costs order of service, never a message.
         """
         if conversation_id in self._with_staff:
-            return contextlib.nullcontext()
-        return self._turn_slots
+            yield
+            return
+
+        try:
+            await asyncio.wait_for(self._turn_slots.acquire(), ADMIT_AFTER_S)
+        except asyncio.TimeoutError:
+            await self.admit(conversation_id)
+            await self._turn_slots.acquire()
+        try:
+            yield
+        finally:
+            self._turn_slots.release()
+
+    def _seen_mode(self, conversation_id: str, mode: str) -> None:
+        """Remember whether the conversation is with staff (see :meth:`_slot`)."""
+        if mode not in STAFF_MODES:
+            self._with_staff.discard(conversation_id)
+            return
+        if len(self._with_staff) >= STAFF_HINTS_MAX:
+            self._with_staff.clear()  # hints only: forgetting them is safe
+        self._with_staff.add(conversation_id)
 
     async def _take_turn(self, conversation_id: str) -> tuple[float, bool] | None:
         """Admit and process the conversation's next row; None when it has none.
@@ -207,10 +231,7 @@ class Router(ConversationTasks):
         if turn is None:
             return None
 
-        if turn.mode in STAFF_MODES:
-            self._with_staff.add(conversation_id)
-        else:
-            self._with_staff.discard(conversation_id)
+        self._seen_mode(conversation_id, turn.mode)
         for event in turn.events:
             await self.events.publish(event)
         return await self._process(turn)
@@ -282,7 +303,8 @@ class Router(ConversationTasks):
         if message.kind == "edit":
             metadata["edited"] = True
 
-        language = self._language(text)
+        # Bounded: the identifier runs on the event loop, in the turn's transaction.
+        language = self._language(text[:MAX_RASA_TEXT])
         if language is not None:
             metadata["language"] = language
         if not text:
@@ -487,7 +509,7 @@ class Router(ConversationTasks):
             staged = self.handoff.stage_escalation(
                 session, load(session, state.id), reason, brief=said
             )
-            self._with_staff.add(state.id)
+            self._seen_mode(state.id, "waiting")
             events.extend(staged or [])
         if isinstance(custom, dict) and isinstance(custom.get("flag"), dict):
             events.append(

@@ -9,14 +9,14 @@ open between transactions: checking a connection out of the pool and back in (wi
 reset) cost more than a short transaction's statements.
 
 A ``quick`` step (a few prebuilt statements, no slow Python: the steps every message
-takes) runs on SQLite in the event loop itself, on the same connection, whenever the
-thread is not in a transaction; otherwise it queues like any other. Handing a step to
-the thread and its answer back cost more CPU than the step's own statements (0.6 ms a
-webhook, measured with nothing else running), and on a busy machine each hand-over
-waited for the GIL. What may be slow (password hashing, console queries) never runs on
-the loop. The cost: another process writing to the same SQLite file (the action server,
-or a second gateway) stalls the loop while it holds the write lock, for milliseconds;
-deployments where that matters use PostgreSQL.
+takes) runs on SQLite in the event loop itself, on the same connection, when nothing is
+queued for or running in the thread; otherwise it queues like any other, so that it
+never overtakes a step submitted before it. Handing a step to the thread and its answer
+back cost more CPU than the step's own statements (0.6 ms a webhook, measured with
+nothing else running), and on a busy machine each hand-over waited for the GIL. What
+may be slow (password hashing, console queries) never runs on the loop. Nor does a
+wait for SQLite's write lock: when another process holds it (the action server, a
+second gateway, a migration), the quick step goes to the thread, which waits for it.
 
 Other databases get a small pool of threads, each transaction with a connection from
 the engine's pool (which checks it is alive); there ``quick`` changes nothing, as a
@@ -30,6 +30,7 @@ import collections
 import itertools
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -38,7 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from db.engine import make_engine, session_scope
+from db.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine, session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +77,48 @@ class PriorityWorker(Executor):
         if wait:
             self._thread.join()
 
+    def idle(self) -> bool:
+        """Tell whether no call is queued or running."""
+        return self._queue.unfinished_tasks == 0
+
     def _run(self) -> None:
         while True:
             _, _, item = self._queue.get()
-            if item is None:
-                return
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
             try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to the awaiting coroutine
-                future.set_exception(exc)
+                if item is None:
+                    return
+                future, fn, args = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to the awaiting coroutine
+                    future.set_exception(exc)
+            finally:
+                self._queue.task_done()  # after the call: idle() is exact
+
+
+class SQLiteBusy(Exception):
+    """Another connection holds SQLite's write lock."""
+
+
+def _begin_unless_locked(driver: sqlite3.Connection) -> None:
+    """Begin a transaction on the driver (BEGIN IMMEDIATE) without waiting for another
+    connection's write lock; the session's transaction then takes it over (see
+    ``db.engine``).
+
+    Raises:
+        SQLiteBusy: Another connection holds it; nothing has begun.
+    """
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise SQLiteBusy(str(exc)) from exc
+        raise
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 class OnePerIteration:
@@ -158,12 +189,16 @@ class Store:
         ``quick`` work (a few statements, nothing slow in Python) runs on SQLite in the
         caller's thread, the event loop, when the database thread is not writing.
         """
-        if quick and self.is_sqlite:
+        if quick and isinstance(self._executor, PriorityWorker):
             if not urgent:
                 await self._lane.next_turn()
-            if self._writing.acquire(blocking=False):
+            # Only when nothing waits for the thread: a step queued there earlier
+            # (another webhook's insert) must not be overtaken.
+            if self._executor.idle() and self._writing.acquire(blocking=False):
                 try:
-                    return self._on_connection(work, args)
+                    return self._on_connection(work, args, wait_for_lock=False)
+                except SQLiteBusy:
+                    pass  # another process writes: the thread waits for it instead
                 finally:
                     self._writing.release()
         if isinstance(self._executor, PriorityWorker):
@@ -180,15 +215,26 @@ class Store:
                 return work(session, *args)
 
         with self._writing:
-            return self._on_connection(work, args)
+            return self._on_connection(work, args, wait_for_lock=True)
 
-    def _on_connection(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        # SQLite's one connection, opened on first use; the caller holds _writing.
+    def _on_connection(
+        self, work: Callable[..., T], args: tuple[Any, ...], *, wait_for_lock: bool
+    ) -> T:
+        """Run ``work`` on SQLite's one connection (opened on first use); the caller
+        holds ``_writing``.
+
+        ``wait_for_lock``: wait up to the busy timeout for another connection's write
+        lock; otherwise raise :class:`SQLiteBusy` at once, before ``work`` runs.
+        """
         if self._connection is None:
             self._connection = self.engine.connect()
         try:
+            if not wait_for_lock:
+                _begin_unless_locked(self._connection.connection.dbapi_connection)
             with session_scope(self._connection) as session:
                 return work(session, *args)
+        except SQLiteBusy:
+            raise  # nothing began: the connection is as it was
         except BaseException:
             self._drop_connection()  # after an error, the next transaction starts anew
             raise

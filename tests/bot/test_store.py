@@ -5,16 +5,19 @@ when that thread is not writing."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
 from bot.pipeline.inbox import Inbox
-from bot.pipeline.store import OnePerIteration, Store
+from bot.pipeline.store import OnePerIteration, PriorityWorker, Store
 from db.engine import make_engine, session_scope
 from db.gateway import InboxMessage, utcnow
 
@@ -141,3 +144,70 @@ async def test_the_lane_lets_one_waiter_through_per_loop_iteration() -> None:
     assert [name for name, _ in passed] == ["a", "c", "d"]
     iterations = [seen for _, seen in passed]
     assert iterations == sorted(set(iterations))  # never two in one iteration
+
+
+async def test_a_quick_step_does_not_overtake_one_queued_before_it(
+    database_url: str,
+) -> None:
+    store = Store.from_url(database_url)
+    worker = store._executor
+    assert isinstance(worker, PriorityWorker)
+    busy, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def occupy() -> None:  # the thread is busy, SQLite's connection is free
+        busy.set()
+        release.wait(10)
+
+    def record(session: Session, name: str) -> None:
+        session.execute(select(func.count(InboxMessage.id)))
+        order.append(name)
+
+    try:
+        worker.submit(occupy)
+        assert await asyncio.to_thread(busy.wait, 10)
+        assert not worker.idle()
+        first = asyncio.create_task(store.run(record, "first", urgent=True))
+        await asyncio.sleep(0)  # queued behind the busy thread
+        second = asyncio.create_task(
+            store.run(record, "second", urgent=True, quick=True)
+        )
+        await asyncio.sleep(0.1)
+        assert order == []  # the quick step did not run ahead on the loop
+
+        release.set()
+        await asyncio.gather(first, second)
+        assert order == ["first", "second"]
+        assert worker.idle()
+    finally:
+        release.set()
+        store.close()
+
+
+async def test_another_process_writing_does_not_stall_the_loop(
+    database_url: str,
+) -> None:
+    store = Store.from_url(database_url)
+    other = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+
+    def where(session: Session) -> str:
+        session.execute(select(func.count(InboxMessage.id)))
+        return threading.current_thread().name
+
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        step = asyncio.create_task(store.run(where, quick=True))
+        started = time.monotonic()
+        await asyncio.sleep(0.2)
+        # The loop ran on time while the step waits, in the thread, for the lock.
+        assert time.monotonic() - started < 1.0
+        assert not step.done()
+
+        other.execute("COMMIT")
+        assert await step == "db"
+        assert await store.run(where, quick=True) == threading.current_thread().name
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        store.close()
