@@ -84,18 +84,22 @@ class PriorityWorker(Executor):
     def _run(self) -> None:
         while True:
             _, _, item = self._queue.get()
+            if item is None:
+                self._queue.task_done()
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                self._queue.task_done()
+                continue
             try:
-                if item is None:
-                    return
-                future, fn, args = item
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # handed to the awaiting coroutine
-                    future.set_exception(exc)
-            finally:
-                self._queue.task_done()  # after the call: idle() is exact
+                result = fn(*args)
+            except BaseException as exc:  # handed to the awaiting coroutine
+                self._queue.task_done()
+                future.set_exception(exc)
+            else:
+                # Done before the caller hears of it: idle() is exact for the caller.
+                self._queue.task_done()
+                future.set_result(result)
 
 
 class SQLiteBusy(Exception):

@@ -10,13 +10,14 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import exc, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
 from bot.pipeline.inbox import Inbox
+from bot.pipeline.inbox import _insert as inbox_insert
 from bot.pipeline.store import OnePerIteration, PriorityWorker, Store
 from db.engine import make_engine, session_scope
 from db.gateway import InboxMessage, utcnow
@@ -210,4 +211,18 @@ async def test_another_process_writing_does_not_stall_the_loop(
         if other.in_transaction:
             other.execute("ROLLBACK")
         other.close()
+        store.close()
+
+
+async def test_the_inbox_insert_raises_sqlalchemy_errors(database_url: str) -> None:
+    # Inbox.accept reads an IntegrityError as a concurrent duplicate: the driver's
+    # own error class would escape it.
+    store = Store.from_url(database_url)
+    no_channel = InboundMessage(channel=None, chat_id="1001", platform_id="9")  # type: ignore[arg-type]
+    try:
+        with pytest.raises(exc.IntegrityError):  # NOT NULL, from the driver's cursor
+            await store.run(inbox_insert, no_channel, urgent=True, quick=True)
+        assert await store.run(inbox_insert, message("10"), quick=True) is True
+        assert stored_ids(database_url) == ["10"]
+    finally:
         store.close()
