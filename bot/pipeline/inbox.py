@@ -77,7 +77,8 @@ _INSERT = text(
 
 @dataclass(frozen=True)
 class DriverStatement:
-    """:data:`_INSERT` as the database driver takes it, for one dialect."""
+    """A text statement as the database driver takes it, for one dialect (see
+    :func:`_insert`)."""
 
     sql: str
     order: tuple[str, ...] | None  # parameter order, for positional paramstyles
