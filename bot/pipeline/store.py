@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import itertools
 import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -88,17 +89,21 @@ class PriorityWorker(Executor):
                 self._queue.task_done()
                 return
             future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                self._queue.task_done()
+            running = future.set_running_or_notify_cancel()
+            result: Any = None
+            error: BaseException | None = None
+            if running:
+                try:
+                    result = fn(*args)
+                except BaseException as exc:  # handed to the awaiting coroutine
+                    error = exc
+            # Done before the caller hears of it: idle() is exact for the caller.
+            self._queue.task_done()
+            if not running:
                 continue
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to the awaiting coroutine
-                self._queue.task_done()
-                future.set_exception(exc)
+            if error is not None:
+                future.set_exception(error)
             else:
-                # Done before the caller hears of it: idle() is exact for the caller.
-                self._queue.task_done()
                 future.set_result(result)
 
 
@@ -106,23 +111,34 @@ class SQLiteBusy(Exception):
     """Another connection holds SQLite's write lock."""
 
 
-def _begin_unless_locked(driver: sqlite3.Connection) -> None:
-    """Begin a transaction on the driver (BEGIN IMMEDIATE) without waiting for another
-    connection's write lock; the session's transaction then takes it over (see
-    ``db.engine``).
+@contextlib.contextmanager
+def _lock_wait(driver: sqlite3.Connection, *, wait: bool) -> Iterator[None]:
+    """Around one transaction on SQLite's connection, whose busy timeout is 0.
+
+    ``wait``: the thread's steps wait up to the busy timeout for another
+    connection's write lock, as every other connection of the engine does. Otherwise
+    the transaction begins at once (BEGIN IMMEDIATE, which the session's transaction
+    takes over; see ``db.engine``) or not at all.
 
     Raises:
-        SQLiteBusy: Another connection holds it; nothing has begun.
+        SQLiteBusy: Not waiting, and another connection holds the lock; nothing has
+            begun.
     """
-    driver.execute("PRAGMA busy_timeout = 0")
+    if not wait:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise SQLiteBusy(str(exc)) from exc
+            raise
+        yield
+        return
+
+    driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     try:
-        driver.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise SQLiteBusy(str(exc)) from exc
-        raise
+        yield
     finally:
-        driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        driver.execute("PRAGMA busy_timeout = 0")
 
 
 class OnePerIteration:
@@ -191,7 +207,8 @@ class Store:
 
         ``urgent`` work (a webhook waits for it) goes ahead of queued work on SQLite.
         ``quick`` work (a few statements, nothing slow in Python) runs on SQLite in the
-        caller's thread, the event loop, when the database thread is not writing.
+        caller's thread, the event loop, when nothing is queued for or running in the
+        database thread and no other process holds the write lock.
         """
         if quick and isinstance(self._executor, PriorityWorker):
             if not urgent:
@@ -232,10 +249,16 @@ class Store:
         """
         if self._connection is None:
             self._connection = self.engine.connect()
+            # Quick steps must not wait on the loop: see _lock_wait.
+            self._connection.connection.dbapi_connection.execute(
+                "PRAGMA busy_timeout = 0"
+            )
+        driver = self._connection.connection.dbapi_connection
         try:
-            if not wait_for_lock:
-                _begin_unless_locked(self._connection.connection.dbapi_connection)
-            with session_scope(self._connection) as session:
+            with (
+                _lock_wait(driver, wait=wait_for_lock),
+                session_scope(self._connection) as session,
+            ):
                 return work(session, *args)
         except SQLiteBusy:
             raise  # nothing began: the connection is as it was
