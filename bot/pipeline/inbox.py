@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.engine import Connection, Dialect, Row
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -44,16 +44,17 @@ class Inbox:
     def __init__(self, store: Store, *, metrics: Metrics) -> None:
         self.store = store
         self.metrics = metrics
-        self._batch: list[tuple[InboundMessage, asyncio.Future[bool]]] = []
-        self._committing: set[asyncio.Task[None]] = set()
+        self._waiting: list[tuple[InboundMessage, asyncio.Future[bool]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def accept(self, message: InboundMessage) -> bool:
         """Store ``message``; return False when it was stored before (a duplicate).
 
-        The messages whose webhooks arrive in the same turn of the event loop are
-        committed together, in the order they came, in one transaction: under a burst
-        the commit, not the INSERT, was most of a webhook's cost. Each webhook is
-        still answered only once its message is committed.
+        Group commit: one batch of messages is committed at a time, in one
+        transaction, in the order the messages came; the messages that arrive
+        meanwhile (or in the same turn of the event loop) form the next batch. Under
+        a burst the commit, not the INSERT, was most of a webhook's cost. Each
+        webhook is still answered only once its message is committed.
         """
         started = time.monotonic()
         stored = await self._join_batch(message)
@@ -69,39 +70,45 @@ class Inbox:
         return True
 
     def _join_batch(self, message: InboundMessage) -> asyncio.Future[bool]:
-        """Add ``message`` to the batch that the next turn of the loop commits."""
+        """Queue ``message`` for the next batch; the future tells its outcome."""
         future = asyncio.get_running_loop().create_future()
-        self._batch.append((message, future))
-        if len(self._batch) == 1:
-            # A task's first step runs in the loop's next turn: every webhook
-            # handled in this one has joined by then.
-            task = asyncio.create_task(self._commit_batch())
-            self._committing.add(task)
-            task.add_done_callback(self._committing.discard)
+        self._waiting.append((message, future))
+        if self._committer is None:
+            # Its first step runs in the loop's next turn: every webhook handled in
+            # this one has joined by then.
+            self._committer = asyncio.create_task(self._commit_waiting())
+            self._committer.add_done_callback(self._committer_done)
         return future
 
-    async def _commit_batch(self) -> None:
-        batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
-        if self._batch:  # more came than one transaction takes
-            task = asyncio.create_task(self._commit_batch())
-            self._committing.add(task)
-            task.add_done_callback(self._committing.discard)
-        messages = [message for message, _ in batch]
-        try:
-            outcomes = await self._insert_batch(messages)
-        except BaseException as exc:  # cancelled: no webhook may wait forever
-            outcomes = [exc] * len(batch)
-            raise
-        finally:
+    async def _commit_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:MAX_BATCH]
+            del self._waiting[:MAX_BATCH]
+            try:
+                outcomes = await self._insert_batch([m for m, _ in batch])
+            except BaseException:  # cancelled: the batch's webhooks wait no more
+                for _, future in batch:
+                    future.cancel()
+                raise
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():  # the webhook's handler was cancelled
                     continue
-                if isinstance(outcome, asyncio.CancelledError):
-                    future.cancel()
-                elif isinstance(outcome, BaseException):
+                if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+
+    def _committer_done(self, task: asyncio.Task[None]) -> None:
+        self._committer = None
+        if task.cancelled() or task.exception() is not None:
+            # Stopped (or a bug): no webhook may wait for it. A cancelled batch may
+            # or may not be committed; the platform delivers it again.
+            for _, future in self._waiting:
+                future.cancel()
+            self._waiting.clear()
+        elif self._waiting:  # joined after the loop's last look
+            self._committer = asyncio.create_task(self._commit_waiting())
+            self._committer.add_done_callback(self._committer_done)
 
     async def _insert_batch(
         self, messages: list[InboundMessage]
@@ -111,10 +118,16 @@ class Inbox:
             return list(
                 await self.store.run(_insert_all, messages, urgent=True, quick=True)
             )
-        except Exception as exc:
+        except (OperationalError, InterfaceError) as exc:
+            # The database, not a message (down, locked): every webhook of the batch
+            # answers an error now, and the platforms deliver again.
+            logger.warning("Storing %d messages failed: %s", len(messages), exc)
+            return [exc] * len(messages)
+        except Exception as exc:  # a message that cannot be stored, or a duplicate
             if len(messages) == 1:
                 return [_outcome(exc)]
-            # One bad message must not fail the others: each on its own.
+            # Each on its own, in order, so that only that message's webhook fails.
+            logger.warning("A batch of %d messages failed: %s", len(messages), exc)
             return [await self._insert_one(message) for message in messages]
 
     async def _insert_one(self, message: InboundMessage) -> bool | BaseException:

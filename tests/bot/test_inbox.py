@@ -1,17 +1,22 @@
 """The inbox commits the messages whose webhooks arrive together in one transaction:
 each is still stored once, in the order it came, and one that cannot be stored fails
-only its own webhook. On SQLite (the loop and one thread) and on PostgreSQL (a pool of
-threads)."""
+only its own webhook, while a database that is down or locked fails the whole batch
+at once. On SQLite (the loop and one thread) and on PostgreSQL (a pool of threads)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
+from bot.pipeline import store as store_module
 from bot.pipeline.inbox import Inbox
 from bot.pipeline.store import Store
 from db.gateway import InboxMessage
@@ -108,4 +113,38 @@ async def test_a_message_that_cannot_be_stored_fails_only_its_own_webhook(
             inbox.accept(message("4")), inbox.accept(message("5"))
         ) == [True, True]
     finally:
+        store.close()
+
+
+async def test_a_locked_database_fails_a_burst_at_once_and_loses_nothing_after(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process holds SQLite's write lock beyond the busy timeout: each webhook
+    # of the burst answers an error (the platform delivers again) after one wait, not
+    # one wait per message of the batch.
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 1000)
+    store = Store.from_url(database_url)
+    inbox = Inbox(store, metrics=Metrics())
+    other = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(inbox.accept(message(str(n))) for n in range(6)),
+            return_exceptions=True,
+        )
+        waited = time.monotonic() - started
+        assert all(isinstance(outcome, OperationalError) for outcome in outcomes)
+        assert waited < 4.0  # one busy timeout, not six or seven
+        other.execute("COMMIT")
+
+        # Delivered again once the lock is free: stored, in order.
+        assert await asyncio.gather(
+            inbox.accept(message("0")), inbox.accept(message("1"))
+        ) == [True, True]
+        assert await stored(store) == [("0", "telegram:1001"), ("1", "telegram:1001")]
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
         store.close()
