@@ -391,6 +391,19 @@ async def through_gateway(
     )
 
 
+async def settle(gateway_url: str, *, timeout_s: float = 60.0) -> None:
+    """Wait until the gateway's inbox and outbox hold nothing pending (/healthz)."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.get(f"{gateway_url}/healthz") as response:
+                queues = (await response.json()).get("queues", {})
+            if queues.get("inbox") == 0 and queues.get("outbox") == 0:
+                return
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"The gateway still had work after {timeout_s:.0f} s.")
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of ``pid`` so far, in seconds (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -621,6 +634,10 @@ async def run(
                                     wait_for_reply=False,
                                 )
                             )
+                            # The phase ends at the last first reply; the rest of
+                            # its work (later replies, the outbox's bookkeeping) is
+                            # the gateway's too, and not Rasa alone's to share.
+                            await settle(url)
                     rss, peak = memory_kib(process.pid)
                     cpu = cpu_seconds(process.pid)
                 finally:
