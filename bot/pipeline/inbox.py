@@ -52,8 +52,9 @@ class Inbox:
 
         Group commit: one batch of messages is committed at a time, in one
         transaction, in the order the messages came; the messages that arrive
-        meanwhile (or in the same turn of the event loop) form the next batch. Under
-        a burst the commit, not the INSERT, was most of a webhook's cost. Each
+        meanwhile (or in the same turn of the event loop) form the next batch. A
+        transaction's own cost (begin, commit, session) was most of an insert's: on
+        SQLite, 114 us of CPU for one message alone, 74 us a message in pairs. Each
         webhook is still answered only once its message is committed.
         """
         started = time.monotonic()
