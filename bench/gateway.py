@@ -18,6 +18,7 @@ One run, everything on 127.0.0.1:
    - the gateway: C senders post webhooks back to back (a platform does not wait for
      the bot's answer); messages per second is N over the time until the last answer
      arrived; the webhook acknowledgement time is measured here, under the full load.
+     The next Rasa-alone phase starts once the gateway's queues are empty.
    The machine's speed drifts within a run (Rasa alone has measured 35 and 63 msg/s a
    minute apart here), so every gateway phase lies between two of Rasa alone, and the
    ratio is taken over all phases of each kind; each round's ratio, against the two
