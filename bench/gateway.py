@@ -517,24 +517,17 @@ class Rounds:
     alone: list[Result] = field(default_factory=list)
     gateway: list[Result] = field(default_factory=list)
 
-    @staticmethod
-    def rate(results: list[Result]) -> float:
-        """Messages per second over ``results`` together."""
-        seconds = sum(result.seconds for result in results)
-        answered = sum(len(result.latencies) for result in results)
-        return answered / seconds if seconds else 0.0
-
     def ratio(self) -> float:
         """Gateway throughput over Rasa alone's, over all phases."""
-        alone = self.rate(self.alone)
-        return self.rate(self.gateway) / alone if alone else 0.0
+        alone = pooled("Rasa alone", self.alone).rate
+        return pooled("gateway", self.gateway).rate / alone if alone else 0.0
 
     def lines(self) -> list[str]:
         """One line a round: the gateway against the two Rasa-alone phases around it."""
         out = []
         for index, gateway in enumerate(self.gateway):
             around = self.alone[index : index + 2]
-            alone = self.rate(around)
+            alone = pooled("Rasa alone", around).rate
             acks = [ack * 1000 for ack in gateway.acks]
             out.append(
                 f"  round {index + 1}: Rasa alone "
@@ -670,8 +663,8 @@ async def run(
         f"({cpu / handled * 1000:.1f} ms a message, start-up included)"
     )
     print(
-        f"\nthroughput ratio {ratio:.2f}: gateway {Rounds.rate(measured.gateway):.1f} "
-        f"msg/s against Rasa alone {Rounds.rate(measured.alone):.1f} msg/s, over all "
+        f"\nthroughput ratio {ratio:.2f}: gateway {gateway.rate:.1f} "
+        f"msg/s against Rasa alone {alone.rate:.1f} msg/s, over all "
         f"phases (target >= {THROUGHPUT_TARGET}): "
         f"{'met' if ratio >= THROUGHPUT_TARGET else 'MISSED'}"
     )

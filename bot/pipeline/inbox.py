@@ -75,11 +75,14 @@ class Inbox:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((message, future))
         if self._committer is None:
-            # Its first step runs in the loop's next turn: every webhook handled in
-            # this one has joined by then.
-            self._committer = asyncio.create_task(self._commit_waiting())
-            self._committer.add_done_callback(self._committer_done)
+            self._start_committer()
         return future
+
+    def _start_committer(self) -> None:
+        # Its first step runs in the loop's next turn: every webhook handled in this
+        # one has joined by then.
+        self._committer = asyncio.create_task(self._commit_waiting())
+        self._committer.add_done_callback(self._committer_done)
 
     async def _commit_waiting(self) -> None:
         while self._waiting:
@@ -108,8 +111,7 @@ class Inbox:
                 future.cancel()
             self._waiting.clear()
         elif self._waiting:  # joined after the loop's last look
-            self._committer = asyncio.create_task(self._commit_waiting())
-            self._committer.add_done_callback(self._committer_done)
+            self._start_committer()
 
     async def _insert_batch(
         self, messages: list[InboundMessage]
