@@ -2,8 +2,8 @@
 that describe them (see :mod:`bot.pipeline.handoff` for the event shapes).
 
 Statements that run for every message are built once and executed on the session's
-connection: SQLAlchemy's ORM flush costs about three times as much CPU per row, and
-the gateway's database thread is its busiest part.
+connection (:mod:`bot.pipeline.sql`): SQLAlchemy's ORM flush costs about three times
+as much CPU per row as its Core statements, which cost several times the driver's.
 """
 
 from __future__ import annotations
@@ -12,39 +12,43 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, insert, select, text, update
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
 from bot.errors import UnknownConversation
+from bot.pipeline.sql import Prepared, Record
 from db.gateway import Conversation, TranscriptMessage, UTCDateTime, utcnow
 
 # What staging a reply reads of a conversation (id, channel, chat_id, unreachable): the
 # ORM object, or the row of :func:`end_turn`.
-ConversationLike = Conversation | Row
+ConversationLike = Conversation | Record
 
-_INSERT_TRANSCRIPT = insert(TranscriptMessage.__table__)
-_FIND = select(
-    Conversation.mode, Conversation.language, Conversation.last_options
-).where(Conversation.id == bindparam("conversation_id"))
+_INSERT_TRANSCRIPT = Prepared(insert(TranscriptMessage.__table__))
+_FIND = Prepared(
+    select(Conversation.mode, Conversation.language, Conversation.last_options).where(
+        Conversation.id == bindparam("conversation_id")
+    )
+)
 # Insert on first contact, else update: one statement, the same in SQLite (3.24+) and
 # PostgreSQL. A message without a sender name keeps the name known.
-_RECORD_INBOUND = text(
-    "INSERT INTO conversations (id, channel, chat_id, display_name, mode,"
-    " unreachable, outage_notified, last_inbound_at, created_at, updated_at)"
-    " VALUES (:id, :channel, :chat_id, :display_name, 'bot', :no, :no, :received_at,"
-    " :now, :now)"
-    " ON CONFLICT (id) DO UPDATE SET"
-    " display_name = COALESCE(excluded.display_name, conversations.display_name),"
-    " last_inbound_at = excluded.last_inbound_at,"
-    " unreachable = excluded.unreachable,"
-    " updated_at = excluded.updated_at"
-).bindparams(
-    bindparam("no", type_=Boolean()),
-    bindparam("received_at", type_=UTCDateTime()),
-    bindparam("now", type_=UTCDateTime()),
+_RECORD_INBOUND = Prepared(
+    text(
+        "INSERT INTO conversations (id, channel, chat_id, display_name, mode,"
+        " unreachable, outage_notified, last_inbound_at, created_at, updated_at)"
+        " VALUES (:id, :channel, :chat_id, :display_name, 'bot', :no, :no,"
+        " :received_at, :now, :now)"
+        " ON CONFLICT (id) DO UPDATE SET"
+        " display_name = COALESCE(excluded.display_name, conversations.display_name),"
+        " last_inbound_at = excluded.last_inbound_at,"
+        " unreachable = excluded.unreachable,"
+        " updated_at = excluded.updated_at"
+    ).bindparams(
+        bindparam("no", type_=Boolean()),
+        bindparam("received_at", type_=UTCDateTime()),
+        bindparam("now", type_=UTCDateTime()),
+    )
 )
-_SET_LANGUAGE = (
+_SET_LANGUAGE = Prepared(
     update(Conversation.__table__)
     .where(Conversation.id == bindparam("conversation_id"))
     .values(language=bindparam("language"), updated_at=bindparam("now"))
@@ -53,7 +57,7 @@ _SET_LANGUAGE = (
 
 # Locked (FOR NO KEY UPDATE on PostgreSQL) until the turn commits: staff closing the
 # conversation meanwhile waits, instead of being undone by the update below.
-_TURN_STATE = (
+_TURN_STATE = Prepared(
     select(
         Conversation.id,
         Conversation.channel,
@@ -64,7 +68,7 @@ _TURN_STATE = (
     .where(Conversation.id == bindparam("conversation_id"))
     .with_for_update(key_share=True)
 )
-_END_TURN = (
+_END_TURN = Prepared(
     update(Conversation.__table__)
     .where(Conversation.id == bindparam("conversation_id"))
     .values(
@@ -78,7 +82,7 @@ _END_TURN = (
 
 def end_turn(
     session: Session, conversation_id: str, options: list[dict[str, str]] | None
-) -> Row:
+) -> Record:
     """Record that Rasa answered: a closed conversation is open again, a later outage
     is told again, and ``options`` are the buttons the bot now offers.
 
@@ -90,26 +94,20 @@ def end_turn(
         UnknownConversation: There is none.
     """
     connection = session.connection()
-    state: Row | None = connection.execute(
-        _TURN_STATE, {"conversation_id": conversation_id}
-    ).first()
+    state = _TURN_STATE.first(connection, {"conversation_id": conversation_id})
     if state is None:
         raise UnknownConversation(conversation_id)
-    connection.execute(
-        _END_TURN,
+    _END_TURN.run(
+        connection,
         {"conversation_id": conversation_id, "options": options, "now": utcnow()},
     )
     return state
 
 
-def find_state(session: Session, conversation_id: str) -> Row | None:
+def find_state(session: Session, conversation_id: str) -> Record | None:
     """The conversation's ``mode``, ``language`` and ``last_options``; None before
     its first message is admitted."""
-    connection = session.connection()
-    found: Row | None = connection.execute(
-        _FIND, {"conversation_id": conversation_id}
-    ).first()
-    return found
+    return _FIND.first(session.connection(), {"conversation_id": conversation_id})
 
 
 def record_inbound(
@@ -117,8 +115,8 @@ def record_inbound(
 ) -> None:
     """Create the conversation of ``message`` on first contact, or note that the
     resident wrote (reachable again, when, under which name)."""
-    session.connection().execute(
-        _RECORD_INBOUND,
+    _RECORD_INBOUND.run(
+        session.connection(),
         {
             "id": message.conversation_id,
             "channel": message.channel,
@@ -133,8 +131,8 @@ def record_inbound(
 
 def set_language(session: Session, conversation_id: str, language: str) -> None:
     """Record the language the resident writes in."""
-    session.connection().execute(
-        _SET_LANGUAGE,
+    _SET_LANGUAGE.run(
+        session.connection(),
         {"conversation_id": conversation_id, "language": language, "now": utcnow()},
     )
 
@@ -182,8 +180,8 @@ def add_transcript(
         "created_at": created_at or utcnow(),
     }
     session.flush()  # a conversation created in this transaction is inserted first
-    result = session.connection().execute(_INSERT_TRANSCRIPT, values)
-    return TranscriptMessage(id=result.inserted_primary_key[0], **values)
+    row_id = _INSERT_TRANSCRIPT.insert(session.connection(), values)
+    return TranscriptMessage(id=row_id, **values)
 
 
 def message_event(row: TranscriptMessage, channel: str) -> dict[str, Any]:

@@ -10,23 +10,19 @@ again.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.engine import Connection, Dialect, Row
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import TextClause
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
 from bot.pipeline.conversations import add_transcript, message_event, record_inbound
+from bot.pipeline.sql import Prepared, Record
 from bot.pipeline.store import Store
 from db.gateway import InboxMessage, utcnow
 
@@ -149,70 +145,18 @@ def _outcome(exc: Exception) -> bool | BaseException:
 # One statement, written out because SQLAlchemy 1.4 compiles its dialect-specific
 # on_conflict_do_nothing() anew for every call (no cache key): 0.2 ms a message in the
 # acknowledgement path. SQLite (3.24+) and PostgreSQL share this syntax.
-_INSERT = text(
-    "INSERT INTO inbox (channel, platform_id, conversation_id, message, state,"
-    " attempts, received_at)"
-    " VALUES (:channel, :platform_id, :conversation_id, :message, 'pending', 0,"
-    " :received_at)"
-    " ON CONFLICT (channel, platform_id) DO NOTHING"
-).bindparams(
-    bindparam("message", type_=InboxMessage.message.type),
-    bindparam("received_at", type_=InboxMessage.received_at.type),
+_INSERT = Prepared(
+    text(
+        "INSERT INTO inbox (channel, platform_id, conversation_id, message, state,"
+        " attempts, received_at)"
+        " VALUES (:channel, :platform_id, :conversation_id, :message, 'pending', 0,"
+        " :received_at)"
+        " ON CONFLICT (channel, platform_id) DO NOTHING"
+    ).bindparams(
+        bindparam("message", type_=InboxMessage.message.type),
+        bindparam("received_at", type_=InboxMessage.received_at.type),
+    )
 )
-
-
-@dataclass(frozen=True)
-class DriverStatement:
-    """A text statement as the database driver takes it, for one dialect (see
-    :func:`_insert`)."""
-
-    sql: str
-    order: tuple[str, ...] | None  # parameter order, for positional paramstyles
-    processors: dict[str, Callable[[Any], Any]]  # the column types' own conversions
-
-    @classmethod
-    def compile(cls, statement: TextClause, dialect: Dialect) -> DriverStatement:
-        """Compile ``statement`` for ``dialect``."""
-        compiled = statement.compile(dialect=dialect)
-        processors = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        return cls(compiled.string, order, processors)
-
-    def execute(self, connection: Connection, values: dict[str, Any]) -> int:
-        """Run it in the connection's transaction; return the row count.
-
-        Raises:
-            sqlalchemy.exc.DBAPIError: The driver's error, as SQLAlchemy raises it.
-        """
-        for name, processor in self.processors.items():
-            values[name] = processor(values[name])
-        params = values if self.order is None else [values[n] for n in self.order]
-        dbapi = connection.dialect.dbapi
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(self.sql, params)
-            return int(cursor.rowcount)
-        except dbapi.Error as exc:
-            raise DBAPIError.instance(
-                self.sql,
-                None,
-                exc,
-                dbapi.Error,
-                hide_parameters=True,
-                dialect=connection.dialect,
-            ) from exc
-        finally:
-            cursor.close()
-
-
-@functools.lru_cache(maxsize=8)
-def _driver_insert(dialect: Dialect) -> DriverStatement:
-    # One per engine (its dialect object), compiled on its first insert.
-    return DriverStatement.compile(_INSERT, dialect)
 
 
 def _insert_all(session: Session, messages: list[InboundMessage]) -> list[bool]:
@@ -221,13 +165,6 @@ def _insert_all(session: Session, messages: list[InboundMessage]) -> list[bool]:
 
 
 def _insert(session: Session, message: InboundMessage) -> bool:
-    # A webhook waits for this commit. On SQLite the statement goes to the driver's
-    # cursor: SQLAlchemy's execution (context, parameters, result) cost about 75 us
-    # of CPU, more than SQLite's own work. The values pass through the columns' bind
-    # processors, so the row is stored as SQLAlchemy would store it. Elsewhere the
-    # network costs more than that, and SQLAlchemy's handling of a lost connection
-    # (invalidating it) is worth keeping.
-    connection = session.connection()
     values = {
         "channel": message.channel,
         "platform_id": message.platform_id,
@@ -235,12 +172,10 @@ def _insert(session: Session, message: InboundMessage) -> bool:
         "message": message.to_json(),
         "received_at": utcnow(),
     }
-    if connection.dialect.name != "sqlite":
-        return bool(connection.execute(_INSERT, values).rowcount)
-    return _driver_insert(connection.dialect).execute(connection, values) > 0
+    return _INSERT.run(session.connection(), values) > 0
 
 
-_PENDING = (
+_PENDING = Prepared(
     select(
         InboxMessage.id,
         InboxMessage.message,
@@ -257,35 +192,32 @@ _PENDING = (
     .order_by(InboxMessage.id)
     .with_for_update()
 )
-_ADMITTED = (
+_ADMITTED = Prepared(
     update(InboxMessage.__table__)
     .where(InboxMessage.id == bindparam("row_id"))
     .values(transcript_id=bindparam("transcript_id"))
 )
-_LEASE = (
+_LEASE = Prepared(
     update(InboxMessage.__table__)
     .where(InboxMessage.id == bindparam("row_id"))
     .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
 )
 
 
-def pending_rows(session: Session, conversation_id: str) -> list[Row]:
+def pending_rows(session: Session, conversation_id: str) -> list[Record]:
     """The conversation's pending rows in order (the columns the router reads),
     locked for this transaction."""
-    connection = session.connection()
-    return list(connection.execute(_PENDING, {"conversation_id": conversation_id}))
+    return _PENDING.rows(session.connection(), {"conversation_id": conversation_id})
 
 
 def lease(session: Session, row_id: int, owner: str, seconds: float) -> None:
     """Lease the inbox row ``row_id`` to ``owner`` for ``seconds``."""
     until = utcnow() + timedelta(seconds=seconds)
-    session.connection().execute(
-        _LEASE, {"row_id": row_id, "owner": owner, "until": until}
-    )
+    _LEASE.run(session.connection(), {"row_id": row_id, "owner": owner, "until": until})
 
 
 def admit_pending(
-    session: Session, conversation_id: str, pending: list[Row] | None = None
+    session: Session, conversation_id: str, pending: list[Record] | None = None
 ) -> list[dict[str, Any]]:
     """Admit every pending row of the conversation not admitted yet, in order.
 
@@ -298,7 +230,7 @@ def admit_pending(
     return [admit(session, row) for row in rows if row.transcript_id is None]
 
 
-def admit(session: Session, row: Row) -> dict[str, Any]:
+def admit(session: Session, row: Record) -> dict[str, Any]:
     """Create the conversation on first contact and add the message of ``row`` (from
     :func:`pending_rows`) to its transcript.
 
@@ -318,7 +250,7 @@ def admit(session: Session, row: Row) -> dict[str, Any]:
         data=data or None,
         created_at=row.received_at,
     )
-    session.connection().execute(
-        _ADMITTED, {"row_id": row.id, "transcript_id": transcript.id}
+    _ADMITTED.run(
+        session.connection(), {"row_id": row.id, "transcript_id": transcript.id}
     )
     return message_event(transcript, message.channel)

@@ -33,6 +33,7 @@ from bot.pipeline.conversations import (
     load,
     message_event,
 )
+from bot.pipeline.sql import Prepared
 from bot.pipeline.store import Store
 from bot.pipeline.tasks import ConversationTasks
 from db.gateway import (
@@ -119,8 +120,8 @@ class Outbox(ConversationTasks):
                 "next_attempt_at": utcnow(),
                 "created_at": utcnow(),
             }
-            result = connection.execute(_INSERT, values)
-            rows.append(OutboxMessage(id=result.inserted_primary_key[0], **values))
+            row_id = _INSERT.insert(connection, values)
+            rows.append(OutboxMessage(id=row_id, **values))
         return transcript, rows
 
     async def enqueue(
@@ -294,8 +295,8 @@ def _channel(channel: Channel | None, name: str) -> Channel:
     return channel
 
 
-_INSERT = insert(OutboxMessage.__table__)
-_NEXT = (
+_INSERT = Prepared(insert(OutboxMessage.__table__))
+_NEXT = Prepared(
     select(
         OutboxMessage.id,
         OutboxMessage.conversation_id,
@@ -318,7 +319,7 @@ _NEXT = (
     .limit(1)
     .with_for_update(of=OutboxMessage.__table__)
 )
-_LEASE = (
+_LEASE = Prepared(
     update(OutboxMessage.__table__)
     .where(OutboxMessage.id == bindparam("row_id"))
     .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
@@ -330,13 +331,13 @@ def _next_pending(
 ) -> dict[str, Any] | None:
     # Core statements on the connection: this runs for every message sent.
     connection = session.connection()
-    found = connection.execute(_NEXT, {"conversation_id": conversation_id}).first()
+    found = _NEXT.first(connection, {"conversation_id": conversation_id})
     if found is None or leased_to_another(found.lease_owner, found.lease_until, owner):
         return None  # nothing to send, or another gateway process sends it
 
     wait = (found.next_attempt_at - utcnow()).total_seconds()
     until = utcnow() + timedelta(seconds=max(0.0, wait) + SEND_LEASE_S)
-    connection.execute(_LEASE, {"row_id": found.id, "owner": owner, "until": until})
+    _LEASE.run(connection, {"row_id": found.id, "owner": owner, "until": until})
     return {
         "id": found.id,
         "conversation_id": found.conversation_id,
@@ -368,7 +369,7 @@ def _reschedule(
     row.take_lease(owner, wait + SEND_LEASE_S)
 
 
-_FINISH = (
+_FINISH = Prepared(
     update(OutboxMessage.__table__)
     .where(OutboxMessage.id == bindparam("row_id"))
     .values(
@@ -394,8 +395,8 @@ def _finish_row(
     if state == "unreachable":
         return _unreachable(session, row, error), None
 
-    session.connection().execute(
-        _FINISH,
+    _FINISH.run(
+        session.connection(),
         {
             "row_id": row["id"],
             "state": state,

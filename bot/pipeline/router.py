@@ -36,7 +36,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from bot.channels.base import (
@@ -62,6 +61,7 @@ from bot.pipeline.handoff import Handoff
 from bot.pipeline.inbox import admit_pending, lease, pending_rows
 from bot.pipeline.outbox import Outbox, backoff
 from bot.pipeline.rasa import RasaClient
+from bot.pipeline.sql import Prepared, Record
 from bot.pipeline.store import Store
 from bot.pipeline.tasks import ConversationTasks
 from db.gateway import (
@@ -268,7 +268,7 @@ class Router(ConversationTasks):
         )
 
     def _prepare(
-        self, state: Row | None, message: InboundMessage
+        self, state: Record | None, message: InboundMessage
     ) -> tuple[str, dict[str, Any], str | None]:
         """Return Rasa's text and metadata, and the gateway's own reply if any.
 
@@ -496,7 +496,7 @@ class Router(ConversationTasks):
     def _stage_reply(
         self,
         session: Session,
-        state: Row,
+        state: Record,
         raw: dict[str, Any],
         said: bool,
     ) -> list[dict[str, Any]]:
@@ -566,12 +566,12 @@ def _advised_recently(session: Session, conversation: Conversation) -> bool:
     return found is not None
 
 
-_DONE = (
+_DONE = Prepared(
     update(InboxMessage.__table__)
     .where(InboxMessage.id == bindparam("row_id"))
     .values(state="done", processed_at=bindparam("now"))
 )
-_ANY_PENDING = (
+_ANY_PENDING = Prepared(
     select(InboxMessage.id)
     .where(
         InboxMessage.conversation_id == bindparam("conversation_id"),
@@ -587,8 +587,6 @@ def _done(session: Session, turn: Turn) -> bool:
     Two Core statements, no row loaded: this runs once for every message.
     """
     connection = session.connection()
-    connection.execute(_DONE, {"row_id": turn.inbox_id, "now": utcnow()})
-    more = connection.execute(
-        _ANY_PENDING, {"conversation_id": turn.conversation_id}
-    ).first()
+    _DONE.run(connection, {"row_id": turn.inbox_id, "now": utcnow()})
+    more = _ANY_PENDING.first(connection, {"conversation_id": turn.conversation_id})
     return more is not None
