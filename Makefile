@@ -62,6 +62,7 @@ bench: setup model
 	$(PY) -m bench.nlu_core
 	$(PY) -m bench.actions
 	$(PY) -m bench.gateway
+	$(PY) -m bench.gateway_alone
 
 clean:
 	rm -rf models .pytest_cache
