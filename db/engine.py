@@ -82,6 +82,8 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     Args:
         url: SQLAlchemy database URL.
         echo: Log every statement (debugging only: statements may carry personal data).
+            On SQLite, the gateway's prepared statements (``bot.pipeline.sql``) go to
+            the driver without it.
     """
     url = url or database_url_from_env()
     parsed = make_url(url)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
@@ -122,9 +122,11 @@ class Inbox:
             # answers an error now, and the platforms deliver again.
             logger.warning("Storing %d messages failed: %s", len(messages), exc)
             return [exc] * len(messages)
-        except Exception as exc:  # a message that cannot be stored, or a duplicate
+        except Exception as exc:  # a message the database refuses (a NOT NULL)
+            # Not a duplicate: ON CONFLICT ... DO NOTHING takes those without an
+            # error. The webhook answers 500, so the platform delivers it again.
             if len(messages) == 1:
-                return [_outcome(exc)]
+                return [exc]
             # Each on its own, in order, so that only that message's webhook fails.
             logger.warning("A batch of %d messages failed: %s", len(messages), exc)
             return [await self._insert_one(message) for message in messages]
@@ -133,13 +135,7 @@ class Inbox:
         try:
             return await self.store.run(_insert, message, urgent=True, quick=True)
         except Exception as exc:
-            return _outcome(exc)
-
-
-def _outcome(exc: Exception) -> bool | BaseException:
-    """A failed insert's outcome: the unique constraint caught a concurrent delivery
-    (a duplicate), or an error for the webhook to answer (the platform retries)."""
-    return False if isinstance(exc, IntegrityError) else exc
+            return exc
 
 
 # One statement, written out because SQLAlchemy 1.4 compiles its dialect-specific

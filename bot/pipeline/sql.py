@@ -1,20 +1,28 @@
 """The statements every message takes, prepared once for the driver.
 
-A :class:`Prepared` wraps a Core statement (or a ``text()`` one). On SQLite it is
-compiled once per engine and run on the driver's cursor: SQLAlchemy's execution (its
-context, parameter handling and result object) cost about 20 us a statement in a tight
-loop and more under load, several times SQLite's own work on the gateway's small rows,
+A :class:`Prepared` wraps a Core ``select()``, ``insert()`` or ``update()``, or a
+``text()`` statement that writes. On SQLite it is compiled once per engine and set of
+value names, and run on the driver's cursor: SQLAlchemy's execution (its context,
+parameter handling and result object) cost about 20 us a statement in a tight loop
+and more under load, several times SQLite's own work on the gateway's small rows,
 and the gateway runs about seventeen such statements for every message. The values
 and the rows pass through the column types' own conversions, so what is stored and
 read is what SQLAlchemy would store and read; a row is a named tuple with the
 statement's column keys.
 
+What SQLAlchemy adds around a statement does not happen on that path: the engine's
+``echo`` and statement events do not see it, and a value its type cannot convert
+raises that type's own error (``TypeError``, say), not a ``StatementError``. The
+driver's errors are raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``).
+
 Elsewhere (PostgreSQL) the statement runs through SQLAlchemy: the network costs more
-than that, and SQLAlchemy's handling of a lost connection (invalidating it) is worth
+than its execution, and its handling of a lost connection (invalidating it) is worth
 keeping. Its rows are SQLAlchemy's, read the same way (``row.id``).
 
-Only what the gateway's statements need is supported; the rest is refused when the
-statement is first compiled, not guessed at (see :class:`DriverStatement`).
+Only what the gateway's statements need is supported; anything else is refused, not
+guessed at: when the statement is first compiled (see :meth:`DriverStatement.compile`),
+and by :meth:`Prepared.rows` and :meth:`Prepared.insert` for what is not a ``select()``
+or an ``insert()``.
 """
 
 from __future__ import annotations
@@ -23,17 +31,25 @@ import collections
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Insert, Select
 from sqlalchemy.sql.base import Executable
 
 Processor = Callable[[Any], Any]
 # A row a Prepared SELECT reads: a named tuple on SQLite, SQLAlchemy's Row elsewhere;
 # both are read by attribute (``row.id``).
 Record = Any
+
+
+class Outcome(NamedTuple):
+    """What the driver reported for one statement."""
+
+    rows: list[tuple[Any, ...]]  # a SELECT's, converted
+    changed: int  # rows an INSERT, UPDATE or DELETE changed
+    last_id: int | None  # the row id of the last INSERT on the connection
 
 
 @dataclass(frozen=True)
@@ -54,27 +70,31 @@ class DriverStatement:
         """Compile ``statement`` for ``dialect`` and the value names ``keys``.
 
         Raises:
-            ValueError: The statement needs what this class does not do: values
-                computed by SQLAlchemy at execution (a column default or ``onupdate``
-                that the caller did not set), a list for ``IN``, or named
-                parameters; or no value given for a parameter.
+            ValueError: The statement needs what this class does not do: a SELECT
+                other than ``select()`` (a UNION), columns without distinct
+                names, values SQLAlchemy computes at execution (a column default or
+                ``onupdate`` the caller did not set, a callable), a list for ``IN``
+                or another value rendered at execution, named parameters; or a
+                parameter has no value.
         """
+        if getattr(statement, "is_select", False) and not isinstance(statement, Select):
+            raise ValueError("Only select() statements read rows here.")
         compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
         if compiled.insert_prefetch or compiled.update_prefetch:
-            missing = [
-                c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)
-            ]
+            prefetch = (*compiled.insert_prefetch, *compiled.update_prefetch)
+            missing = [column.key for column in prefetch]
             raise ValueError(f"Set these columns explicitly: {missing}.")
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError(
+                "Values rendered at execution (IN lists) are not supported."
+            )
         if not compiled.positional:
             raise ValueError(f"{dialect.name} takes named parameters.")
 
         params = []
         for name in compiled.positiontup:
             bind = compiled.binds[name]
-            if bind.expanding:
-                raise ValueError(f"A list for IN ({name}) is not supported.")
-            impl = bind.type.dialect_impl(dialect)
-            processor = impl.bind_processor(dialect)
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if name in keys:
                 params.append((name, None, processor))
             elif bind.callable is not None or bind.required:
@@ -82,26 +102,24 @@ class DriverStatement:
             else:  # carried by the statement
                 params.append((None, bind.value, processor))
 
-        row: type[tuple[Any, ...]] | None = None
-        results: tuple[Processor | None, ...] = ()
-        if isinstance(statement, Select):
-            columns = list(statement.selected_columns)
-            names = [c.key for c in columns]
-            row = collections.namedtuple("Row", names)  # type: ignore[misc, no-redef]
-            results = tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None)
-                for c in columns
-            )
-        return cls(compiled.string, tuple(params), row, results)
+        if not isinstance(statement, Select):
+            return cls(compiled.string, tuple(params), None, ())
+        columns = list(statement.selected_columns)
+        names = [column.key for column in columns]
+        if None in names or len(set(names)) < len(names):
+            raise ValueError(f"Name each column once (label() them): {names}.")
+        return cls(
+            compiled.string,
+            tuple(params),
+            collections.namedtuple("Row", names),
+            tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ),
+        )
 
-    def execute(
-        self, connection: Connection, values: dict[str, Any]
-    ) -> tuple[list[tuple[Any, ...]], int, int | None]:
-        """Run it in the connection's transaction.
-
-        Returns:
-            The rows (a SELECT's, converted), the row count and the last inserted
-            row id.
+    def execute(self, connection: Connection, values: dict[str, Any]) -> Outcome:
+        """Run it in the connection's transaction (begun first if none is).
 
         Raises:
             sqlalchemy.exc.DBAPIError: The driver's error, as SQLAlchemy raises it.
@@ -110,6 +128,10 @@ class DriverStatement:
         for key, fixed, processor in self.params:
             value = values[key] if key is not None else fixed
             params.append(processor(value) if processor is not None else value)
+        if not connection.in_transaction():
+            # As SQLAlchemy would: the driver, its own transactions switched off
+            # (db.engine), would otherwise commit the statement by itself.
+            connection.begin()
         dbapi = connection.dialect.dbapi
         cursor = connection.connection.cursor()
         try:
@@ -127,7 +149,7 @@ class DriverStatement:
             ) from exc
         finally:
             cursor.close()
-        return self._rows(rows), count, last_id
+        return Outcome(self._rows(rows), count, last_id)
 
     def _rows(self, raw: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         if self.row is None:
@@ -154,13 +176,14 @@ class Prepared:
         self.statement = statement
 
     def rows(self, connection: Connection, values: dict[str, Any]) -> list[Record]:
-        """Run a SELECT; return its rows (attributes named after its columns)."""
+        """Run a ``select()``; return its rows (attributes named after its columns)."""
+        self._expect(Select)
         if not _on_driver(connection):
             return list(connection.execute(self.statement, values))
-        return self._driver(connection, values).execute(connection, values)[0]
+        return self._driver(connection, values).execute(connection, values).rows
 
     def first(self, connection: Connection, values: dict[str, Any]) -> Record | None:
-        """Run a SELECT; return its first row, or None."""
+        """Run a ``select()``; return its first row, or None."""
         found = self.rows(connection, values)
         return found[0] if found else None
 
@@ -168,17 +191,22 @@ class Prepared:
         """Run an INSERT, UPDATE or DELETE; return the number of rows it changed."""
         if not _on_driver(connection):
             return int(connection.execute(self.statement, values).rowcount)
-        return self._driver(connection, values).execute(connection, values)[1]
+        return self._driver(connection, values).execute(connection, values).changed
 
     def insert(self, connection: Connection, values: dict[str, Any]) -> int:
-        """Run an INSERT of one row; return its new primary key."""
+        """Run an ``insert()`` of one row; return its new primary key."""
+        self._expect(Insert)
         if not _on_driver(connection):
             result = connection.execute(self.statement, values)
             return int(result.inserted_primary_key[0])
-        last_id = self._driver(connection, values).execute(connection, values)[2]
+        last_id = self._driver(connection, values).execute(connection, values).last_id
         if last_id is None:
             raise RuntimeError("The driver reported no inserted row id.")
         return last_id
+
+    def _expect(self, kind: type[Executable]) -> None:
+        if not isinstance(self.statement, kind):
+            raise TypeError(f"Not a {kind.__name__}: {self.statement!r}.")
 
     def _driver(
         self, connection: Connection, values: dict[str, Any]

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.channels.base import InboundMessage
 from bot.metrics import Metrics
@@ -96,17 +96,23 @@ async def test_a_message_that_cannot_be_stored_fails_only_its_own_webhook(
     store = Store.from_url(any_database_url)
     inbox = Inbox(store, metrics=Metrics())
     broken = message("2", location={"latitude": Unserialisable()})
+    # A NOT NULL the database enforces: an error, not a duplicate to drop.
+    refused = InboundMessage(channel=None, chat_id="1001", platform_id="9")  # type: ignore[arg-type]
     try:
         outcomes = await asyncio.gather(
             inbox.accept(message("1")),
             inbox.accept(broken),
+            inbox.accept(refused),
             inbox.accept(message("3")),
             return_exceptions=True,
         )
         assert outcomes[0] is True
-        assert outcomes[2] is True
+        assert outcomes[3] is True
         assert isinstance(outcomes[1], Exception)
+        assert isinstance(outcomes[2], IntegrityError)
         assert await stored(store) == [("1", "telegram:1001"), ("3", "telegram:1001")]
+        with pytest.raises(IntegrityError):  # alone too
+            await inbox.accept(refused)
 
         # The next burst is served as usual.
         assert await asyncio.gather(

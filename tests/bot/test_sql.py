@@ -11,8 +11,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, text, union
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 
 from bot.channels.base import InboundMessage
 from bot.pipeline import conversations, inbox, outbox, router
@@ -112,7 +113,7 @@ def short(module: ModuleType) -> str:
 
 
 def is_select(statement: Prepared) -> bool:
-    return getattr(statement.statement, "is_select", False) is True
+    return isinstance(statement.statement, Select)
 
 
 @pytest.fixture
@@ -208,14 +209,72 @@ def test_a_write_stores_what_sqlalchemy_stores(
     assert stored(ours) == stored(theirs)
 
 
-def test_an_insert_returns_the_new_row_id(populated: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_an_insert_returns_the_new_row_id(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(
+        "database_url" if kind == "sqlite" else "postgres_database_url"
+    )
     statement = prepared_statements()["outbox._INSERT"]
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        conversations._RECORD_INBOUND.run(
+            connection, {**WRITES["conversations._RECORD_INBOUND"], "id": CHAT}
+        )
+        values = {**WRITES["outbox._INSERT"], "transcript_id": None}
+        ids = [statement.insert(connection, dict(values)) for _ in range(3)]
+        stored_ids = connection.execute(
+            select(OutboxMessage.id).order_by(OutboxMessage.id)
+        ).scalars()
+        assert ids == list(stored_ids)
+    engine.dispose()
+
+
+def test_each_set_of_values_is_compiled_for_itself(
+    populated: Path, tmp_path: Path
+) -> None:
+    # An INSERT's columns are the values given: one without agent_id and data must
+    # not reuse the form compiled for all of them.
+    statement = prepared_statements()["conversations._INSERT_TRANSCRIPT"]
+    values = WRITES["conversations._INSERT_TRANSCRIPT"]
+    fewer = {k: v for k, v in values.items() if k not in ("agent_id", "data")}
+    ours = open_copy(populated, tmp_path, "ours.db")
+    theirs = open_copy(populated, tmp_path, "theirs.db")
+
+    for each in (values, fewer, values):
+        statement.insert(ours, dict(each))
+        theirs.execute(statement.statement, dict(each))
+
+    assert stored(ours) == stored(theirs)
+
+
+def test_a_value_the_statement_carries_is_converted_too(
+    populated: Path, tmp_path: Path
+) -> None:
+    # An aware datetime in the statement itself is stored naive in UTC: compared
+    # unconverted, it would match nothing.
+    statement = Prepared(
+        select(OutboxMessage.id).where(OutboxMessage.next_attempt_at == WHEN)
+    )
     connection = open_copy(populated, tmp_path, "ours.db")
 
-    first = statement.insert(connection, dict(WRITES["outbox._INSERT"]))
-    second = statement.insert(connection, dict(WRITES["outbox._INSERT"]))
+    assert [row.id for row in statement.rows(connection, {})] == [1]
 
-    assert (first, second) == (2, 3)
+
+def test_a_statement_outside_a_transaction_begins_one(database_url: str) -> None:
+    engine = make_engine(database_url)
+    connection = engine.connect()
+    values = {**WRITES["conversations._RECORD_INBOUND"], "id": CHAT}
+
+    conversations._RECORD_INBOUND.run(connection, values)
+    connection.rollback()
+
+    assert conversations._FIND.first(connection, READS) is None
+    connection.close()
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -236,22 +295,36 @@ def test_a_read_returns_what_sqlalchemy_returns(
         assert (field, mine, type(mine)) == (field, expected, type(expected))
 
 
-def test_values_the_driver_cannot_be_given_are_refused(database_url: str) -> None:
+def test_what_the_driver_path_cannot_do_is_refused(database_url: str) -> None:
     connection = make_engine(database_url).connect()
-    # Without created_at, SQLAlchemy would compute its default at execution.
-    partial = Prepared(insert(TranscriptMessage.__table__))
-    listed = Prepared(
-        select(InboxMessage.id).where(
-            InboxMessage.id.in_(bindparam("ids", expanding=True))
-        )
-    )
+    ids = select(InboxMessage.id)
+    refused: list[tuple[Prepared, dict[str, Any], str]] = [
+        # Without created_at, SQLAlchemy would compute its default at execution.
+        (
+            Prepared(insert(TranscriptMessage.__table__)),
+            {"conversation_id": CHAT, "direction": "in", "author": "resident"},
+            "created_at",
+        ),
+        (
+            Prepared(ids.where(InboxMessage.id.in_(bindparam("ids", expanding=True)))),
+            {"ids": [1, 2]},
+            "IN",
+        ),
+        (Prepared(ids.where(InboxMessage.id.in_([1, 2]))), {}, "IN"),
+        (prepared_statements()["router._ANY_PENDING"], {}, "conversation_id"),
+        (Prepared(union(ids, ids)), {}, "select"),
+        (Prepared(select(InboxMessage.id, OutboxMessage.id)), {}, "Name each column"),
+    ]
     with connection.begin():
-        with pytest.raises(ValueError, match="created_at"):
-            partial.insert(
-                connection,
-                {"conversation_id": CHAT, "direction": "in", "author": "resident"},
-            )
-        with pytest.raises(ValueError, match="IN"):
-            listed.rows(connection, {"ids": [1, 2]})
-        with pytest.raises(ValueError, match="conversation_id"):
-            prepared_statements()["router._ANY_PENDING"].rows(connection, {})
+        for statement, values, message in refused:
+            with pytest.raises(ValueError, match=message):
+                statement.run(connection, values)
+        # Rows of a select() only, and ids of an insert() only.
+        changes = prepared_statements()["router._DONE"]
+        with pytest.raises(TypeError):
+            Prepared(text("SELECT id FROM inbox")).rows(connection, {})
+        with pytest.raises(TypeError):
+            changes.rows(connection, WRITES["router._DONE"])
+        with pytest.raises(TypeError):
+            changes.insert(connection, WRITES["router._DONE"])
+    connection.close()

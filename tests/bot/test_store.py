@@ -215,8 +215,8 @@ async def test_another_process_writing_does_not_stall_the_loop(
 
 
 async def test_the_inbox_insert_raises_sqlalchemy_errors(database_url: str) -> None:
-    # Inbox.accept reads an IntegrityError as a concurrent duplicate: the driver's
-    # own error class would escape it.
+    # The inbox tells the database's errors (OperationalError: the batch fails at
+    # once) from a message's by SQLAlchemy's classes: the driver's would escape them.
     store = Store.from_url(database_url)
     no_channel = InboundMessage(channel=None, chat_id="1001", platform_id="9")  # type: ignore[arg-type]
     try:
