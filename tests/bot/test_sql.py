@@ -3,11 +3,12 @@ exactly what SQLAlchemy's own execution stores and reads."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,13 +16,13 @@ from sqlalchemy import bindparam, insert, select, text, union
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
+import bot.pipeline
 from bot.channels.base import InboundMessage
-from bot.pipeline import conversations, inbox, outbox, router
+from bot.pipeline import conversations
 from bot.pipeline.sql import Prepared
 from db.engine import make_engine
 from db.gateway import Conversation, InboxMessage, OutboxMessage, TranscriptMessage
 
-MODULES = (conversations, inbox, outbox, router)
 CHAT = "telegram:1001"
 WHEN = datetime(2026, 12, 5, 7, 30, 15, 123456, tzinfo=timezone.utc)
 OPTIONS = [{"title": "KTP hilang", "payload": '/ask_requirements{"document":"ktp"}'}]
@@ -99,17 +100,14 @@ READS = {"conversation_id": CHAT}
 
 
 def prepared_statements() -> dict[str, Prepared]:
-    """Every statement the gateway prepares, by module and name."""
+    """Every statement the gateway's pipeline prepares, by module and name."""
     found = {}
-    for module in MODULES:
+    for info in pkgutil.iter_modules(bot.pipeline.__path__):
+        module = importlib.import_module(f"bot.pipeline.{info.name}")
         for name, value in vars(module).items():
             if isinstance(value, Prepared):
-                found[f"{short(module)}.{name}"] = value
+                found[f"{info.name}.{name}"] = value
     return found
-
-
-def short(module: ModuleType) -> str:
-    return module.__name__.rsplit(".", 1)[-1]
 
 
 def is_select(statement: Prepared) -> bool:
