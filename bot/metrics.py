@@ -107,6 +107,11 @@ def gateway_metrics() -> Metrics:
     for name, kind, text in [
         ("messages_in_total", "counter", "Resident messages stored, by channel."),
         ("duplicates_total", "counter", "Inbound updates dropped as duplicates."),
+        (
+            "inbox_failures_total",
+            "counter",
+            "Inbound updates not stored (webhook answered 500), by channel.",
+        ),
         ("messages_out_total", "counter", "Platform sends that succeeded, by channel."),
         (
             "send_failures_total",

@@ -54,7 +54,19 @@ class Inbox:
         webhook is still answered only once its message is committed.
         """
         started = time.monotonic()
-        stored = await self._join_batch(message)
+        try:
+            stored = await self._join_batch(message)
+        except Exception as exc:
+            # The webhook answers 500. Telegram delivers the update again; Twilio,
+            # unless its webhook URL asks for retries, does not (see README).
+            logger.warning(
+                "Storing %s update %s failed: %r",
+                message.channel,
+                message.platform_id,
+                exc,
+            )
+            self.metrics.inc("inbox_failures_total", channel=message.channel)
+            raise
         self.metrics.observe("inbox_store_seconds", time.monotonic() - started)
         if not stored:
             logger.info(
@@ -119,12 +131,11 @@ class Inbox:
             )
         except (OperationalError, InterfaceError) as exc:
             # The database, not a message (down, locked): every webhook of the batch
-            # answers an error now, and the platforms deliver again.
-            logger.warning("Storing %d messages failed: %s", len(messages), exc)
+            # answers an error now, without waiting once per message.
             return [exc] * len(messages)
-        except Exception as exc:  # a message the database refuses (a NOT NULL)
-            # Not a duplicate: ON CONFLICT ... DO NOTHING takes those without an
-            # error. The webhook answers 500, so the platform delivers it again.
+        except Exception as exc:  # a message that cannot be stored
+            # Its value (JSON, a NOT NULL, a length). Never a duplicate: ON CONFLICT
+            # ... DO NOTHING takes those without an error.
             if len(messages) == 1:
                 return [exc]
             # Each on its own, in order, so that only that message's webhook fails.

@@ -20,9 +20,10 @@ than its execution, and its handling of a lost connection (invalidating it) is w
 keeping. Its rows are SQLAlchemy's, read the same way (``row.id``).
 
 Only what the gateway's statements need is supported; anything else is refused, not
-guessed at: when the statement is first compiled (see :meth:`DriverStatement.compile`),
-and by :meth:`Prepared.rows` and :meth:`Prepared.insert` for what is not a ``select()``
-or an ``insert()``.
+guessed at: on SQLite when the statement is first compiled (see
+:meth:`DriverStatement.compile`; elsewhere SQLAlchemy runs it), and everywhere by
+:meth:`Prepared.rows`, :meth:`Prepared.run` and :meth:`Prepared.insert` for a statement
+of the wrong kind.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import collections
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from keyword import iskeyword
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection, Dialect
@@ -48,7 +50,7 @@ class Outcome(NamedTuple):
     """What the driver reported for one statement."""
 
     rows: list[tuple[Any, ...]]  # a SELECT's, converted
-    changed: int  # rows an INSERT, UPDATE or DELETE changed
+    changed: int  # rows an INSERT or UPDATE changed
     last_id: int | None  # the row id of the last INSERT on the connection
 
 
@@ -106,7 +108,11 @@ class DriverStatement:
             return cls(compiled.string, tuple(params), None, ())
         columns = list(statement.selected_columns)
         names = [column.key for column in columns]
-        if None in names or len(set(names)) < len(names):
+        usable = all(
+            isinstance(n, str) and n.isidentifier() and not iskeyword(n) and n[0] != "_"
+            for n in names
+        )
+        if not usable or len(set(names)) < len(names):
             raise ValueError(f"Name each column once (label() them): {names}.")
         return cls(
             compiled.string,
@@ -188,7 +194,9 @@ class Prepared:
         return found[0] if found else None
 
     def run(self, connection: Connection, values: dict[str, Any]) -> int:
-        """Run an INSERT, UPDATE or DELETE; return the number of rows it changed."""
+        """Run an INSERT or UPDATE; return the number of rows it changed."""
+        if isinstance(self.statement, Select):
+            raise TypeError(f"A select() has rows, not changes: {self.statement!r}.")
         if not _on_driver(connection):
             return int(connection.execute(self.statement, values).rowcount)
         return self._driver(connection, values).execute(connection, values).changed
@@ -199,10 +207,11 @@ class Prepared:
         if not _on_driver(connection):
             result = connection.execute(self.statement, values)
             return int(result.inserted_primary_key[0])
-        last_id = self._driver(connection, values).execute(connection, values).last_id
-        if last_id is None:
-            raise RuntimeError("The driver reported no inserted row id.")
-        return last_id
+        outcome = self._driver(connection, values).execute(connection, values)
+        if outcome.changed != 1 or outcome.last_id is None:
+            # SQLite's last row id would be an earlier insert's.
+            raise RuntimeError(f"{outcome.changed} rows inserted, not one.")
+        return outcome.last_id
 
     def _expect(self, kind: type[Executable]) -> None:
         if not isinstance(self.statement, kind):

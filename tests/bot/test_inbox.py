@@ -130,7 +130,8 @@ async def test_a_locked_database_fails_a_burst_at_once_and_loses_nothing_after(
     # one wait per message of the batch.
     monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 1000)
     store = Store.from_url(database_url)
-    inbox = Inbox(store, metrics=Metrics())
+    metrics = Metrics()
+    inbox = Inbox(store, metrics=metrics)
     other = sqlite3.connect(make_url(database_url).database, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -142,6 +143,7 @@ async def test_a_locked_database_fails_a_burst_at_once_and_loses_nothing_after(
         waited = time.monotonic() - started
         assert all(isinstance(outcome, OperationalError) for outcome in outcomes)
         assert waited < 4.0  # one busy timeout, not six or seven
+        assert 'inbox_failures_total{channel="telegram"} 6' in metrics.render()
         other.execute("COMMIT")
 
         # Delivered again once the lock is free: stored, in order.

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text, union
+from sqlalchemy import bindparam, insert, literal, select, text, union
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -312,12 +313,15 @@ def test_what_the_driver_path_cannot_do_is_refused(database_url: str) -> None:
         (prepared_statements()["router._ANY_PENDING"], {}, "conversation_id"),
         (Prepared(union(ids, ids)), {}, "select"),
         (Prepared(select(InboxMessage.id, OutboxMessage.id)), {}, "Name each column"),
+        (Prepared(select(literal(1))), {}, "Name each column"),
     ]
     with connection.begin():
         for statement, values, message in refused:
+            is_read = isinstance(statement.statement, Select)
+            execute = statement.rows if is_read else statement.run
             with pytest.raises(ValueError, match=message):
-                statement.run(connection, values)
-        # Rows of a select() only, and ids of an insert() only.
+                execute(connection, values)
+        # Rows of a select() only, changes of others, ids of an insert() only.
         changes = prepared_statements()["router._DONE"]
         with pytest.raises(TypeError):
             Prepared(text("SELECT id FROM inbox")).rows(connection, {})
@@ -325,4 +329,16 @@ def test_what_the_driver_path_cannot_do_is_refused(database_url: str) -> None:
             changes.rows(connection, WRITES["router._DONE"])
         with pytest.raises(TypeError):
             changes.insert(connection, WRITES["router._DONE"])
+        with pytest.raises(TypeError):
+            prepared_statements()["router._ANY_PENDING"].run(connection, READS)
+
+        # An insert that inserted nothing has no id of its own.
+        created = {**WRITES["conversations._RECORD_INBOUND"], "id": CHAT}
+        conversations._RECORD_INBOUND.run(connection, created)
+        again = Prepared(sqlite_insert(Conversation.__table__).on_conflict_do_nothing())
+        row = {"id": CHAT, "channel": "telegram", "chat_id": "1001", "mode": "bot"}
+        row |= {"unreachable": False, "outage_notified": False}
+        row |= {"created_at": WHEN, "updated_at": WHEN}
+        with pytest.raises(RuntimeError, match="0 rows"):
+            again.insert(connection, row)
     connection.close()
