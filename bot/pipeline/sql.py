@@ -135,8 +135,8 @@ class DriverStatement:
             value = values[key] if key is not None else fixed
             params.append(processor(value) if processor is not None else value)
         if not connection.in_transaction():
-            # As SQLAlchemy would: the driver, its own transactions switched off
-            # (db.engine), would otherwise commit the statement by itself.
+            # As a future (2.0-style) connection does: the driver, its own
+            # transactions off (db.engine), would commit the statement by itself.
             connection.begin()
         dbapi = connection.dialect.dbapi
         cursor = connection.connection.cursor()
