@@ -392,6 +392,33 @@ async def through_gateway(
     )
 
 
+async def throughput_phase(
+    gateway_url: str,
+    texts: list[str],
+    *,
+    concurrency: int,
+    replies: Replies,
+    index: int,
+) -> Result:
+    """Throughput round ``index``: webhooks back to back, then wait for the gateway's
+    queues to empty.
+
+    The phase's clock stops at the last first reply; the rest of its work (later
+    replies, the outbox's bookkeeping) is the gateway's too, and must not fall into
+    whatever is measured next.
+    """
+    result = await through_gateway(
+        gateway_url,
+        texts,
+        concurrency=concurrency,
+        replies=replies,
+        phase=FIRST_THROUGHPUT_PHASE + index,
+        wait_for_reply=False,
+    )
+    await settle(gateway_url)
+    return result
+
+
 async def settle(gateway_url: str, *, timeout_s: float = 60.0) -> None:
     """Wait until the gateway's inbox and outbox hold nothing pending (/healthz)."""
     deadline = time.monotonic() + timeout_s
@@ -619,19 +646,14 @@ async def run(
                             break
                         with gateway_cpu.phase(messages):
                             measured.gateway.append(
-                                await through_gateway(
+                                await throughput_phase(
                                     url,
                                     texts,
                                     concurrency=concurrency,
                                     replies=replies,
-                                    phase=FIRST_THROUGHPUT_PHASE + index,
-                                    wait_for_reply=False,
+                                    index=index,
                                 )
                             )
-                            # The phase ends at the last first reply; the rest of
-                            # its work (later replies, the outbox's bookkeeping) is
-                            # the gateway's too, and not Rasa alone's to share.
-                            await settle(url)
                     rss, peak = memory_kib(process.pid)
                     cpu = cpu_seconds(process.pid)
                 finally:

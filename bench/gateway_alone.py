@@ -31,7 +31,6 @@ from typing import Any
 
 from bench.common import percentile
 from bench.gateway import (
-    FIRST_THROUGHPUT_PHASE,
     MAX_MESSAGES,
     MAX_ROUNDS,
     WARMUP,
@@ -40,9 +39,9 @@ from bench.gateway import (
     cpu_seconds,
     memory_kib,
     phrases,
-    settle,
     start_gateway,
     through_gateway,
+    throughput_phase,
 )
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram import FakeTelegram
@@ -100,19 +99,17 @@ async def run(messages: int, concurrency: int, rounds: int, delay: float) -> Non
                 )
                 for index in range(rounds):
                     before = cpu_seconds(process.pid)
-                    result = await through_gateway(
+                    result = await throughput_phase(
                         url,
                         texts,
                         concurrency=concurrency,
                         replies=replies,
-                        phase=FIRST_THROUGHPUT_PHASE + index,
-                        wait_for_reply=False,
+                        index=index,
                     )
-                    await settle(url)
                     spent = (cpu_seconds(process.pid) - before) / messages * 1000
                     cpu_ms.append(spent)
-                    acks.extend(ack * 1000 for ack in result.acks)
                     round_acks = [ack * 1000 for ack in result.acks]
+                    acks.extend(round_acks)
                     print(
                         f"  round {index + 1}: {result.rate:5.1f} msg/s, gateway CPU "
                         f"{spent:.2f} ms a message, ack p50 "
